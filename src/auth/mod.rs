@@ -1,0 +1,4 @@
+//! Authentication: passwords, tokens, sessions, the client's address and the extractors that put
+//! the privilege a handler needs into its signature.
+
+pub mod client_ip;

@@ -1,0 +1,8 @@
+//! Shelfwarden: a self-hosted audiobook server that speaks the Audiobookshelf API.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod model;
+pub mod store;
