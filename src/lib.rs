@@ -1,8 +1,15 @@
 //! Shelfwarden: a self-hosted audiobook server that speaks the Audiobookshelf API.
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
+pub mod accounts;
+pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod error;
+pub mod http;
 pub mod model;
+pub mod server;
 pub mod store;

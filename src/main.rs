@@ -1,1 +1,17 @@
-fn main() {}
+use clap::Parser;
+use shelfwarden::cli::{Cli, Command, serve, user};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(&cli.data, args),
+        Command::User { command } => user::run(&cli.data, command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

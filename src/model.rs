@@ -100,3 +100,32 @@ impl User {
         self.user_type.is_admin()
     }
 }
+
+/// One user's progress on one item (or podcast episode).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaProgress {
+    pub id: String,
+    pub user_id: String,
+    pub item_id: String,
+    pub episode_id: String,
+    /// The book id (ABS's `mediaItemId`).
+    pub media_item_id: String,
+    pub duration: f64,
+    pub current_time: f64,
+    pub progress: f64,
+    pub is_finished: bool,
+    pub hide_from_continue: bool,
+    pub ebook_location: Option<String>,
+    pub ebook_progress: Option<f64>,
+    pub finished_at: Option<i64>,
+    pub started_at: i64,
+    pub last_update: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bookmark {
+    pub item_id: String,
+    pub title: String,
+    pub time: f64,
+    pub created_at: i64,
+}

@@ -2,3 +2,9 @@
 //! the privilege a handler needs into its signature.
 
 pub mod client_ip;
+pub mod extract;
+pub mod password;
+pub mod secrets;
+pub mod sessions;
+pub mod setup;
+pub mod tokens;

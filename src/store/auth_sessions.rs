@@ -9,6 +9,7 @@ pub struct AuthSession {
     pub id: String,
     pub user_id: String,
     pub refresh_hash: String,
+    pub refresh_claims: String,
     pub last_refresh_hash: Option<String>,
     pub last_refresh_expires_at: Option<i64>,
     pub expires_at: i64,
@@ -18,7 +19,7 @@ pub struct AuthSession {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, user_id, refresh_hash, last_refresh_hash, last_refresh_expires_at, expires_at, \
+const COLUMNS: &str = "id, user_id, refresh_hash, refresh_claims, last_refresh_hash, last_refresh_expires_at, expires_at, \
     ip_address, user_agent, created_at, updated_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuthSession> {
@@ -26,23 +27,25 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuthSession> {
         id: r.get(0)?,
         user_id: r.get(1)?,
         refresh_hash: r.get(2)?,
-        last_refresh_hash: r.get(3)?,
-        last_refresh_expires_at: r.get(4)?,
-        expires_at: r.get(5)?,
-        ip_address: r.get(6)?,
-        user_agent: r.get(7)?,
-        created_at: r.get(8)?,
-        updated_at: r.get(9)?,
+        refresh_claims: r.get(3)?,
+        last_refresh_hash: r.get(4)?,
+        last_refresh_expires_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        ip_address: r.get(7)?,
+        user_agent: r.get(8)?,
+        created_at: r.get(9)?,
+        updated_at: r.get(10)?,
     })
 }
 
 pub fn insert(conn: &Connection, s: &AuthSession) -> StoreResult<()> {
     conn.execute(
-        &format!("INSERT INTO auth_sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT INTO auth_sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         params![
             s.id,
             s.user_id,
             s.refresh_hash,
+            s.refresh_claims,
             s.last_refresh_hash,
             s.last_refresh_expires_at,
             s.expires_at,
@@ -57,7 +60,9 @@ pub fn insert(conn: &Connection, s: &AuthSession) -> StoreResult<()> {
 
 pub fn by_id(conn: &Connection, id: &str) -> StoreResult<Option<AuthSession>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM auth_sessions WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM auth_sessions WHERE id = ?1"
+        ))?
         .query_row([id], from_row)
         .optional()?)
 }
@@ -84,11 +89,13 @@ pub fn session_of_retired(conn: &Connection, hash: &str) -> StoreResult<Option<S
 }
 
 /// Compare-and-set rotation: succeeds only if the session still has `old_hash` as its current token.
+#[allow(clippy::too_many_arguments)]
 pub fn rotate(
     conn: &Connection,
     id: &str,
     old_hash: &str,
     new_hash: &str,
+    new_claims: &str,
     grace_until: i64,
     expires_at: i64,
     now: i64,
@@ -102,9 +109,17 @@ pub fn rotate(
     )?;
     let changed = conn.execute(
         "UPDATE auth_sessions SET last_refresh_hash = refresh_hash, last_refresh_expires_at = ?4,
-             refresh_hash = ?3, expires_at = ?5, updated_at = ?6
+             refresh_hash = ?3, expires_at = ?5, updated_at = ?6, refresh_claims = ?7
          WHERE id = ?1 AND refresh_hash = ?2",
-        params![id, old_hash, new_hash, grace_until, expires_at, now],
+        params![
+            id,
+            old_hash,
+            new_hash,
+            grace_until,
+            expires_at,
+            now,
+            new_claims
+        ],
     )?;
     Ok(changed == 1)
 }

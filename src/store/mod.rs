@@ -5,6 +5,7 @@
 //! reader connections. rusqlite is synchronous, so async callers go through `spawn_blocking`.
 
 pub mod auth_sessions;
+pub mod progress;
 pub mod settings;
 pub mod users;
 
@@ -79,7 +80,10 @@ impl Store {
             .map_err(|e| AppError::internal(format!("store task failed: {e}")))?
     }
 
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let conn = {
             let mut idle = self.inner.readers.lock().map_err(|_| poisoned())?;
             idle.pop()

@@ -26,6 +26,9 @@ CREATE TABLE auth_sessions (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     refresh_hash TEXT NOT NULL UNIQUE,
+    -- Claims of the current refresh token: within the grace period a racing client is handed the same
+    -- token again (HS256 is deterministic), which needs the claims but not the token itself.
+    refresh_claims TEXT NOT NULL,
     last_refresh_hash TEXT,
     last_refresh_expires_at INTEGER,
     expires_at INTEGER NOT NULL,

@@ -1,0 +1,39 @@
+//! The state every request handler shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::auth::tokens::TokenKeys;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub store: Store,
+    pub keys: TokenKeys,
+    pub clock: SharedClock,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now_secs()
+    }
+}

@@ -1,0 +1,76 @@
+//! The command line: one file per command group. `main.rs` only parses and dispatches.
+
+pub mod serve;
+pub mod user;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "shelfwarden", version = long_version(), about = "A self-hosted audiobook server that speaks the Audiobookshelf API, secure by default")]
+pub struct Cli {
+    /// Folder that holds everything the server writes.
+    #[arg(
+        long,
+        global = true,
+        env = "SHELFWARDEN_DATA",
+        default_value = "./shelfwarden-data"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn long_version() -> &'static str {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (ABS API 2.36-compatible, SQLite bundled)"
+    )
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Configuration file (default: DATA/shelfwarden.toml when present).
+    #[arg(long, env = "SHELFWARDEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1).
+    #[arg(long)]
+    pub bind: Option<std::net::IpAddr>,
+    /// Port to listen on (default 13378).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// A folder of audiobooks to serve as a library (repeatable).
+    #[arg(long = "library")]
+    pub libraries: Vec<PathBuf>,
+    /// Run even as root (not recommended).
+    #[arg(long)]
+    pub allow_root: bool,
+}
+
+/// The process environment as (name, value) pairs, for `Config::load`.
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+/// Reads a password from standard input (first line, without its newline).
+pub fn read_password_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        anyhow::bail!("no password on standard input");
+    }
+    Ok(pw)
+}

@@ -1,0 +1,400 @@
+//! Configuration, layered: defaults → TOML file → environment → `*_FILE` secrets → command-line flags.
+//! Unknown keys are an error and validation fails closed with a message that says what to change.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub const CONFIG_FILE_NAME: &str = "shelfwarden.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: exposing the server is a deliberate choice.
+    pub bind: IpAddr,
+    /// TCP port; 13378 is the port ABS apps usually have saved.
+    pub port: u16,
+    /// Folders to serve as book libraries (each becomes a library named after the folder).
+    pub libraries: Vec<PathBuf>,
+    /// Peers whose forwarding headers (X-Forwarded-For, Forwarded, X-Real-IP, X-Forwarded-Proto) are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Lifetime of access tokens, seconds.
+    pub access_token_expiry: u64,
+    /// Lifetime of refresh tokens, seconds.
+    pub refresh_token_expiry: u64,
+    /// How long a just-rotated refresh token is still accepted (racing app requests), seconds.
+    pub refresh_token_grace_period: u64,
+    /// Failed credential attempts allowed per client IP within the window; 0 disables the per-IP limit.
+    pub rate_limit_auth_max: u32,
+    /// The per-IP window, milliseconds (ABS's unit).
+    pub rate_limit_auth_window: u64,
+    /// Start even though the per-IP limit is off on a non-loopback bind.
+    pub force_rate_limit_off: bool,
+    /// Minimum password length (never below 12).
+    pub password_min_length: usize,
+    /// HMAC secret for tokens; generated into the data dir when unset. Prefer `jwt_secret_file`.
+    pub jwt_secret: Option<String>,
+    /// The address users reach the server at, e.g. `https://books.example.org` (passkeys, links).
+    pub public_url: Option<String>,
+    /// Largest accepted request body for API routes, bytes.
+    pub max_body_bytes: usize,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Scan the libraries at start.
+    pub scan_on_start: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 13378,
+            libraries: Vec::new(),
+            trusted_proxies: vec![
+                "127.0.0.1/32".parse().unwrap_or_else(|_| IpNet::default()),
+                "::1/128".parse().unwrap_or_else(|_| IpNet::default()),
+            ],
+            access_token_expiry: 3600,
+            refresh_token_expiry: 30 * 24 * 3600,
+            refresh_token_grace_period: 600,
+            rate_limit_auth_max: 10,
+            rate_limit_auth_window: 600_000,
+            force_rate_limit_off: false,
+            password_min_length: 12,
+            jwt_secret: None,
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            log_format: "text".into(),
+            scan_on_start: true,
+        }
+    }
+}
+
+/// One environment variable and the key it sets. ABS's own names are honoured where they mean the same.
+struct EnvKey {
+    names: &'static [&'static str],
+    key: &'static str,
+}
+
+const ENV_KEYS: &[EnvKey] = &[
+    EnvKey {
+        names: &["SHELFWARDEN_BIND", "HOST"],
+        key: "bind",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_PORT", "PORT"],
+        key: "port",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_LIBRARIES"],
+        key: "libraries",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_TRUSTED_PROXIES"],
+        key: "trusted_proxies",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACCESS_TOKEN_EXPIRY", "ACCESS_TOKEN_EXPIRY"],
+        key: "access_token_expiry",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_REFRESH_TOKEN_EXPIRY", "REFRESH_TOKEN_EXPIRY"],
+        key: "refresh_token_expiry",
+    },
+    EnvKey {
+        names: &[
+            "SHELFWARDEN_REFRESH_TOKEN_GRACE_PERIOD",
+            "REFRESH_TOKEN_GRACE_PERIOD",
+        ],
+        key: "refresh_token_grace_period",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_RATE_LIMIT_AUTH_MAX", "RATE_LIMIT_AUTH_MAX"],
+        key: "rate_limit_auth_max",
+    },
+    EnvKey {
+        names: &[
+            "SHELFWARDEN_RATE_LIMIT_AUTH_WINDOW",
+            "RATE_LIMIT_AUTH_WINDOW",
+        ],
+        key: "rate_limit_auth_window",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_FORCE_RATE_LIMIT_OFF"],
+        key: "force_rate_limit_off",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_PASSWORD_MIN_LENGTH"],
+        key: "password_min_length",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_JWT_SECRET", "JWT_SECRET_KEY"],
+        key: "jwt_secret",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_PUBLIC_URL"],
+        key: "public_url",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_MAX_BODY_BYTES"],
+        key: "max_body_bytes",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_LOG_FORMAT"],
+        key: "log_format",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_SCAN_ON_START"],
+        key: "scan_on_start",
+    },
+];
+
+/// Keys whose value may come from a file named by `<ENV>_FILE` (Docker/systemd secrets).
+const SECRET_KEYS: &[&str] = &["jwt_secret"];
+
+/// SHELFWARDEN_* variables that are not configuration keys but are read elsewhere.
+const OTHER_ENV: &[&str] = &["SHELFWARDEN_DATA", "SHELFWARDEN_CONFIG", "SHELFWARDEN_LOG"];
+
+impl Config {
+    /// Loads the layered configuration. `env` is passed in so tests control it.
+    pub fn load(
+        data_dir: &Path,
+        config_file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Config> {
+        let mut table = toml::Table::new();
+        let file = match config_file {
+            Some(p) => Some(p.to_path_buf()),
+            None => {
+                let p = data_dir.join(CONFIG_FILE_NAME);
+                p.exists().then_some(p)
+            }
+        };
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            table = text
+                .parse::<toml::Table>()
+                .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
+        }
+        apply_env(&mut table, env)?;
+        let cfg: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("invalid configuration: {}", e.message())
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.access_token_expiry < 60 {
+            bail!("access_token_expiry must be at least 60 seconds (ACCESS_TOKEN_EXPIRY)");
+        }
+        if self.refresh_token_expiry < self.access_token_expiry {
+            bail!("refresh_token_expiry must not be shorter than access_token_expiry");
+        }
+        if self.refresh_token_grace_period > 3600 {
+            bail!("refresh_token_grace_period must be at most 3600 seconds");
+        }
+        if self.password_min_length < 12 {
+            bail!("password_min_length must be at least 12 (set it to 12 or more)");
+        }
+        if self.password_min_length > 128 {
+            bail!("password_min_length must be at most 128");
+        }
+        if self.rate_limit_auth_max > 0 && self.rate_limit_auth_window < 1000 {
+            bail!("rate_limit_auth_window is in milliseconds and must be at least 1000");
+        }
+        if self.rate_limit_auth_max == 0 && !self.bind.is_loopback() && !self.force_rate_limit_off {
+            bail!(
+                "RATE_LIMIT_AUTH_MAX=0 turns off login throttling on a non-loopback bind ({}); \
+                 set a limit, or set force_rate_limit_off = true (SHELFWARDEN_FORCE_RATE_LIMIT_OFF=1) if you really mean it",
+                self.bind
+            );
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            bail!(
+                "jwt_secret must be at least 32 characters; leave it unset to have one generated"
+            );
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be \"text\" or \"json\"");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("public_url must start with https:// (or http://)");
+        }
+        for net in &self.trusted_proxies {
+            if net.prefix_len() == 0 {
+                bail!(
+                    "trusted_proxies contains {net}, which trusts every address on the internet to set \
+                     X-Forwarded-For; list only your proxy's address"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Result<()> {
+    for (name, _) in env {
+        if let Some(rest) = name.strip_prefix("SHELFWARDEN_") {
+            let base = rest.strip_suffix("_FILE").unwrap_or(rest);
+            let known = ENV_KEYS.iter().any(|k| {
+                k.names
+                    .iter()
+                    .any(|n| n.strip_prefix("SHELFWARDEN_") == Some(base))
+            }) || OTHER_ENV.contains(&name.as_str());
+            if !known {
+                bail!(
+                    "unknown environment variable {name}; see the configuration reference in README.md"
+                );
+            }
+        }
+    }
+    let lookup = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    for key in ENV_KEYS {
+        // The first name listed wins over ABS's alias.
+        let mut value = key.names.iter().find_map(|n| lookup(n));
+        if SECRET_KEYS.contains(&key.key)
+            && let Some(path) = key.names.iter().find_map(|n| lookup(&format!("{n}_FILE")))
+        {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read secret file {path} for {}", key.key))?;
+            value = Some(text.trim_end_matches(['\n', '\r']).to_string());
+        }
+        let Some(value) = value else { continue };
+        table.insert(key.key.to_string(), env_value(key.key, &value)?);
+    }
+    Ok(())
+}
+
+/// Turns an environment string into the TOML type the key expects.
+fn env_value(key: &str, raw: &str) -> anyhow::Result<toml::Value> {
+    let defaults = toml::Value::try_from(Config::default())?;
+    let expected = defaults.get(key);
+    Ok(match expected {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{key} must be a whole number, got {raw:?}"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => toml::Value::Boolean(match raw.trim() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            other => bail!("{key} must be true or false, got {other:?}"),
+        }),
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_abs_port() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Config::load(dir.path(), None, &[]).expect("load");
+        assert!(c.bind.is_loopback());
+        assert_eq!(c.port, 13378);
+        assert_eq!(c.rate_limit_auth_max, 10);
+    }
+
+    #[test]
+    fn layers_file_then_env_then_abs_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "port = 4000\naccess_token_expiry = 120\n",
+        )
+        .expect("write");
+        let c =
+            Config::load(dir.path(), None, &env(&[("ACCESS_TOKEN_EXPIRY", "900")])).expect("load");
+        assert_eq!(c.port, 4000);
+        assert_eq!(c.access_token_expiry, 900);
+        let c = Config::load(
+            dir.path(),
+            None,
+            &env(&[("PORT", "5000"), ("SHELFWARDEN_PORT", "6000")]),
+        )
+        .expect("load");
+        assert_eq!(c.port, 6000, "our name wins over ABS's alias");
+    }
+
+    #[test]
+    fn unknown_keys_fail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(CONFIG_FILE_NAME), "prot = 4000\n").expect("write");
+        let err = Config::load(dir.path(), None, &[]).expect_err("must fail");
+        assert!(err.to_string().contains("prot"), "{err}");
+        let dir2 = tempfile::tempdir().expect("tempdir");
+        let err = Config::load(dir2.path(), None, &env(&[("SHELFWARDEN_PROT", "1")]))
+            .expect_err("must fail");
+        assert!(err.to_string().contains("SHELFWARDEN_PROT"), "{err}");
+    }
+
+    #[test]
+    fn secret_from_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "0123456789abcdef0123456789abcdef-secret\n").expect("write");
+        let c = Config::load(
+            dir.path(),
+            None,
+            &env(&[("SHELFWARDEN_JWT_SECRET_FILE", f.to_str().unwrap_or(""))]),
+        )
+        .expect("load");
+        assert_eq!(
+            c.jwt_secret.as_deref(),
+            Some("0123456789abcdef0123456789abcdef-secret")
+        );
+    }
+
+    #[test]
+    fn insecure_combinations_fail_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bad = [
+            vec![("RATE_LIMIT_AUTH_MAX", "0"), ("HOST", "0.0.0.0")],
+            vec![("SHELFWARDEN_TRUSTED_PROXIES", "0.0.0.0/0")],
+            vec![("SHELFWARDEN_PASSWORD_MIN_LENGTH", "8")],
+            vec![("PORT", "http")],
+        ];
+        for case in bad {
+            assert!(
+                Config::load(dir.path(), None, &env(&case)).is_err(),
+                "{case:?} must be refused"
+            );
+        }
+        let forced = env(&[
+            ("RATE_LIMIT_AUTH_MAX", "0"),
+            ("HOST", "0.0.0.0"),
+            ("SHELFWARDEN_FORCE_RATE_LIMIT_OFF", "1"),
+        ]);
+        assert!(Config::load(dir.path(), None, &forced).is_ok());
+    }
+}

@@ -1,0 +1,11 @@
+//! The Audiobookshelf-compatible API: handlers named after ABS's route groups, and the JSON shapes
+//! its clients parse (`json`), kept apart from the domain types.
+
+pub mod auth;
+pub mod json;
+pub mod me;
+pub mod server;
+
+/// The ABS API level Shelfwarden implements. Clients branch on this (`/public/session` tracks from
+/// 2.22, access/refresh tokens from 2.26), so it is ABS's version, not ours.
+pub const ABS_COMPAT_VERSION: &str = "2.36.0";

@@ -1,0 +1,56 @@
+//! The HTTP face: the router (every route in one table), middleware, and request-body helpers.
+
+pub mod abs;
+pub mod body;
+pub mod cookies;
+pub mod security;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+use crate::auth::extract::TrustedProxies;
+
+/// ABS serves every route with and without this prefix; saved app addresses may include it.
+pub const ABS_BASE_PATH: &str = "/audiobookshelf";
+
+fn routes() -> Router<AppState> {
+    use abs::{auth, me, server};
+    Router::new()
+        // Public routes: they take no user extractor.
+        .route("/ping", get(server::ping))
+        .route("/healthcheck", get(server::healthcheck))
+        .route("/status", get(server::status))
+        .route("/init", post(auth::init))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/auth/refresh", post(auth::refresh))
+        // Authenticated routes: the extractor in each handler's signature decides who may call it.
+        .route("/api/authorize", post(auth::authorize))
+        .route("/api/me", get(me::me))
+        .route(
+            "/api/me/password",
+            axum::routing::patch(auth::change_password),
+        )
+}
+
+pub fn router(state: AppState) -> Router {
+    let trusted = TrustedProxies(Arc::new(state.config.trusted_proxies.clone()));
+    let max_body = state.config.max_body_bytes;
+    let api = routes();
+    Router::new()
+        .merge(api.clone())
+        .nest(ABS_BASE_PATH, api)
+        .fallback(server::not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(security::request_log))
+        .layer(middleware::from_fn(security::security_headers))
+        .layer(axum::Extension(trusted))
+        .with_state(state)
+}
+
+use abs::server;

@@ -1,0 +1,143 @@
+//! Starting the server: data dir, configuration, storage, secrets, first-run setup, listener.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::app::{AppState, Inner};
+use crate::auth::{secrets, setup, tokens::TokenKeys};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::store::{Store, users};
+
+pub const DB_FILE_NAME: &str = "shelfwarden.sqlite";
+
+/// Creates the data dir with mode 0700 (tightening it if it exists).
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set permissions on {}", dir.display()))?;
+    Ok(())
+}
+
+/// Opens the database in the data dir; the file is created 0600 before SQLite touches it.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    prepare_data_dir(data_dir)?;
+    let path = data_dir.join(DB_FILE_NAME);
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Store::open(&path).with_context(|| format!("cannot open database {}", path.display()))
+}
+
+/// True when this process runs with an effective uid of 0.
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+pub fn refuse_root(allow_root: bool) -> anyhow::Result<()> {
+    if running_as_root() && !allow_root {
+        anyhow::bail!(
+            "refusing to run as root: a server bug would then own the whole machine. Run shelfwarden as an \
+             unprivileged user (e.g. `sudo -u shelfwarden shelfwarden serve`, the systemd unit, or the container \
+             image, which runs as UID 10001). If you must, pass --allow-root."
+        );
+    }
+    Ok(())
+}
+
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHELFWARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Builds the shared state: store, token keys, clock.
+pub fn build_state(config: Config, data_dir: PathBuf) -> anyhow::Result<AppState> {
+    let store = open_store(&data_dir)?;
+    let secret = secrets::jwt_secret(&data_dir, config.jwt_secret.as_deref())?;
+    Ok(AppState::new(Inner {
+        config,
+        data_dir,
+        store,
+        keys: TokenKeys::new(&secret),
+        clock: Arc::new(SystemClock),
+    }))
+}
+
+/// Prints the one-time setup token when the server has no user yet.
+pub fn announce_setup(state: &AppState) -> anyhow::Result<()> {
+    let count = state.store.read_blocking(|c| users::count(c))?;
+    if count == 0 {
+        let token = setup::ensure_token(&state.data_dir)?;
+        eprintln!(
+            "\n  No user exists yet. Create the first admin with\n    shelfwarden user add NAME --admin --password-stdin --data {}\n  or open the web page and enter this one-time setup token:\n    {token}\n  (also in {}/{})\n",
+            state.data_dir.display(),
+            state.data_dir.display(),
+            secrets::SETUP_TOKEN_FILE
+        );
+    }
+    Ok(())
+}
+
+/// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(state.config.bind, state.config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let app = crate::http::router(state.clone());
+    println!("Shelfwarden listening on http://{local}");
+    tracing::info!(%local, sqlite = crate::store::sqlite_version(), "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
