@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod listening;
 pub mod model;
 pub mod server;
 pub mod store;

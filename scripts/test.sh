@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust unit and integration tests, then the client-compatibility suite
+# (real ABS client library, aioaudiobookshelf) against the real server binary.
+# It installs what is missing first, so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# --- Python venv for the compatibility suite ------------------------------------------------
+venv="$root/tests/compat/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating the Python venv for the compatibility tests"
+  py=""
+  for candidate in python3.13 python3.12; do
+    if command -v "$candidate" >/dev/null 2>&1; then py=$(command -v "$candidate"); break; fi
+  done
+  if [ -z "$py" ] && command -v pyenv >/dev/null 2>&1; then
+    for v in 3.13.0 3.12.1; do
+      if [ -x "$(pyenv root)/versions/$v/bin/python3" ]; then py="$(pyenv root)/versions/$v/bin/python3"; break; fi
+    done
+  fi
+  if [ -z "$py" ]; then
+    py=$(command -v python3)
+  fi
+  if ! "$py" -m venv "$venv" 2>/dev/null; then
+    if command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+    fi
+    "$py" -m venv "$venv"
+  fi
+fi
+if ! "$venv/bin/python" -c 'import aioaudiobookshelf, pytest, pytest_asyncio' >/dev/null 2>&1; then
+  say "installing the compatibility-test packages"
+  "$venv/bin/pip" install -q --disable-pip-version-check --ignore-requires-python \
+    -r tests/compat/requirements.txt
+fi
+
+# --- Rust tests -----------------------------------------------------------------------------
+say "cargo test"
+cargo test --all-targets
+
+# --- Client compatibility -------------------------------------------------------------------
+say "building the server binary for the compatibility suite"
+cargo build --bin shelfwarden
+say "aioaudiobookshelf compatibility suite"
+SHELFWARDEN_BIN="$root/target/debug/shelfwarden" "$venv/bin/python" -m pytest -q tests/compat

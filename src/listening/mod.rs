@@ -1,0 +1,3 @@
+//! Listening: progress rules and playback sessions. No HTTP here; the ABS handlers call in.
+
+pub mod progress;
