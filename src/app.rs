@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::tokens::TokenKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::realtime::Realtime;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct Inner {
     pub store: Store,
     pub keys: TokenKeys,
     pub clock: SharedClock,
+    /// Socket.IO; absent in contexts without an HTTP server (CLI tools).
+    pub realtime: Option<Realtime>,
 }
 
 impl std::ops::Deref for AppState {

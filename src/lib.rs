@@ -12,5 +12,6 @@ pub mod error;
 pub mod http;
 pub mod listening;
 pub mod model;
+pub mod realtime;
 pub mod server;
 pub mod store;

@@ -10,6 +10,8 @@ use crate::app::{AppState, Inner};
 use crate::auth::{secrets, setup, tokens::TokenKeys};
 use crate::clock::SystemClock;
 use crate::config::Config;
+use crate::realtime::Realtime;
+use socketioxide::layer::SocketIoLayer;
 use crate::store::{Store, users};
 
 pub const DB_FILE_NAME: &str = "shelfwarden.sqlite";
@@ -76,16 +78,20 @@ pub fn init_logging(config: &Config) {
 }
 
 /// Builds the shared state: store, token keys, clock.
-pub fn build_state(config: Config, data_dir: PathBuf) -> anyhow::Result<AppState> {
+pub fn build_state(config: Config, data_dir: PathBuf) -> anyhow::Result<(AppState, Vec<SocketIoLayer>)> {
     let store = open_store(&data_dir)?;
     let secret = secrets::jwt_secret(&data_dir, config.jwt_secret.as_deref())?;
-    Ok(AppState::new(Inner {
+    let (realtime, layers) = Realtime::new();
+    let state = AppState::new(Inner {
         config,
         data_dir,
         store,
         keys: TokenKeys::new(&secret),
         clock: Arc::new(SystemClock),
-    }))
+        realtime: Some(realtime.clone()),
+    });
+    realtime.install(&state);
+    Ok((state, layers))
 }
 
 /// Prints the one-time setup token when the server has no user yet.
@@ -104,13 +110,16 @@ pub fn announce_setup(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
-pub async fn serve(state: AppState) -> anyhow::Result<()> {
+pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow::Result<()> {
     let addr = SocketAddr::new(state.config.bind, state.config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    let app = crate::http::router(state.clone());
+    let mut app = crate::http::router(state.clone());
+    for layer in socket_layers {
+        app = app.layer(layer);
+    }
     println!("Shelfwarden listening on http://{local}");
     tracing::info!(%local, sqlite = crate::store::sqlite_version(), "listening");
     axum::serve(

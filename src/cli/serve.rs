@@ -27,8 +27,8 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let state = server::build_state(config, data.to_path_buf())?;
+        let (state, socket_layers) = server::build_state(config, data.to_path_buf())?;
         server::announce_setup(&state)?;
-        server::serve(state).await
+        server::serve(state, socket_layers).await
     })
 }
