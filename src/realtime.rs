@@ -43,9 +43,12 @@ impl Realtime {
             let state = state.clone();
             io.ns("/", async move |socket: SocketRef| {
                 let state = state.clone();
-                socket.on("auth", async move |socket: SocketRef, Data(payload): Data<Value>| {
-                    on_auth(&state, socket, payload).await;
-                });
+                socket.on(
+                    "auth",
+                    async move |socket: SocketRef, Data(payload): Data<Value>| {
+                        on_auth(&state, socket, payload).await;
+                    },
+                );
                 socket.on("ping", async |socket: SocketRef| {
                     let _ = socket.emit("pong", &Value::Null);
                 });
@@ -70,7 +73,8 @@ impl Realtime {
     }
 
     pub async fn to_authenticated<T: Serialize + ?Sized>(&self, event: &str, data: &T) {
-        self.emit_room(ROOM_AUTHENTICATED.to_string(), event, data).await;
+        self.emit_room(ROOM_AUTHENTICATED.to_string(), event, data)
+            .await;
     }
 
     /// Ids of users with at least one authenticated socket.
@@ -116,11 +120,12 @@ async fn on_auth(state: &AppState, socket: SocketRef, payload: Value) {
     if user.is_admin() {
         socket.join(ROOM_ADMINS);
         if let Some(rt) = &state.realtime {
-            init["usersOnline"] = json!(rt
-                .online_user_ids()
-                .into_iter()
-                .map(|id| json!({ "id": id }))
-                .collect::<Vec<_>>());
+            init["usersOnline"] = json!(
+                rt.online_user_ids()
+                    .into_iter()
+                    .map(|id| json!({ "id": id }))
+                    .collect::<Vec<_>>()
+            );
         }
     }
     let _ = socket.emit("init", &init);
@@ -131,7 +136,10 @@ async fn on_auth(state: &AppState, socket: SocketRef, payload: Value) {
         .write(move |tx| crate::store::users::touch_last_seen(tx, &uid, now))
         .await;
     if let Some(rt) = &state.realtime {
-        rt.to_admins("user_online", &json!({ "id": user.id, "username": user.username, "online": true }))
-            .await;
+        rt.to_admins(
+            "user_online",
+            &json!({ "id": user.id, "username": user.username, "online": true }),
+        )
+        .await;
     }
 }

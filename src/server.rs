@@ -11,8 +11,8 @@ use crate::auth::{secrets, setup, tokens::TokenKeys};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::realtime::Realtime;
-use socketioxide::layer::SocketIoLayer;
 use crate::store::{Store, users};
+use socketioxide::layer::SocketIoLayer;
 
 pub const DB_FILE_NAME: &str = "shelfwarden.sqlite";
 
@@ -78,7 +78,10 @@ pub fn init_logging(config: &Config) {
 }
 
 /// Builds the shared state: store, token keys, clock.
-pub fn build_state(config: Config, data_dir: PathBuf) -> anyhow::Result<(AppState, Vec<SocketIoLayer>)> {
+pub fn build_state(
+    config: Config,
+    data_dir: PathBuf,
+) -> anyhow::Result<(AppState, Vec<SocketIoLayer>)> {
     let store = open_store(&data_dir)?;
     let secret = secrets::jwt_secret(&data_dir, config.jwt_secret.as_deref())?;
     let (realtime, layers) = Realtime::new();

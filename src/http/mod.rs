@@ -19,7 +19,8 @@ use crate::auth::extract::TrustedProxies;
 pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
-    use abs::{auth, me, server};
+    use abs::{auth, me, server, users};
+    use axum::routing::{delete, patch};
     Router::new()
         // Public routes: they take no user extractor.
         .route("/ping", get(server::ping))
@@ -32,10 +33,16 @@ fn routes() -> Router<AppState> {
         // Authenticated routes: the extractor in each handler's signature decides who may call it.
         .route("/api/authorize", post(auth::authorize))
         .route("/api/me", get(me::me))
+        .route("/api/me/password", patch(auth::change_password))
+        .route("/api/me/sessions", get(users::my_sessions))
+        .route("/api/me/sessions/{id}", delete(users::delete_my_session))
+        .route("/api/users", get(users::list).post(users::create))
+        .route("/api/users/online", get(users::online))
         .route(
-            "/api/me/password",
-            axum::routing::patch(auth::change_password),
+            "/api/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
         )
+        .route("/api/auth-sessions", get(users::all_auth_sessions))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -39,7 +39,12 @@ fn finite(v: Option<f64>) -> Option<f64> {
 }
 
 /// Applies `update` to `existing` (or to a fresh row with `fresh_id`) at `now` (ms).
-pub fn apply(existing: Option<&MediaProgress>, update: &ProgressUpdate, fresh: MediaProgress, now: i64) -> Outcome {
+pub fn apply(
+    existing: Option<&MediaProgress>,
+    update: &ProgressUpdate,
+    fresh: MediaProgress,
+    now: i64,
+) -> Outcome {
     let client_time = update.last_update.filter(|t| *t > 0 && *t <= now + 60_000);
     if let (Some(row), Some(t)) = (existing, client_time)
         && t < row.last_update
@@ -50,7 +55,10 @@ pub fn apply(existing: Option<&MediaProgress>, update: &ProgressUpdate, fresh: M
     let mut p = existing.cloned().unwrap_or(fresh);
     let was_finished = p.is_finished;
     if is_new {
-        p.started_at = update.started_at.filter(|t| *t > 0 && *t <= now).unwrap_or(now);
+        p.started_at = update
+            .started_at
+            .filter(|t| *t > 0 && *t <= now)
+            .unwrap_or(now);
     }
     if let Some(d) = finite(update.duration).filter(|d| *d >= 0.0) {
         p.duration = d;
@@ -97,8 +105,10 @@ pub fn apply(existing: Option<&MediaProgress>, update: &ProgressUpdate, fresh: M
             } else if time_changed && p.duration > 0.0 {
                 p.progress = (p.current_time / p.duration).clamp(0.0, 1.0);
             }
-            let remaining_limit = finite(update.mark_as_finished_time_remaining).unwrap_or(DEFAULT_TIME_REMAINING);
-            let near_end = p.duration > 0.0 && time_changed && p.duration - p.current_time < remaining_limit;
+            let remaining_limit =
+                finite(update.mark_as_finished_time_remaining).unwrap_or(DEFAULT_TIME_REMAINING);
+            let near_end =
+                p.duration > 0.0 && time_changed && p.duration - p.current_time < remaining_limit;
             let past_percent = finite(update.mark_as_finished_percent_complete)
                 .is_some_and(|pct| p.progress * 100.0 >= pct);
             if near_end || (time_changed && past_percent) {
@@ -140,12 +150,24 @@ mod tests {
 
     #[test]
     fn create_and_auto_finish_near_the_end() {
-        let p = stored(ProgressUpdate { duration: Some(100.0), current_time: Some(50.0), ..Default::default() }, 1000);
+        let p = stored(
+            ProgressUpdate {
+                duration: Some(100.0),
+                current_time: Some(50.0),
+                ..Default::default()
+            },
+            1000,
+        );
         assert_eq!(p.progress, 0.5);
         assert!(!p.is_finished);
         assert_eq!(p.started_at, 1000);
-        let next = ProgressUpdate { current_time: Some(95.0), ..Default::default() };
-        let Outcome::Store(done) = apply(Some(&p), &next, fresh(), 2000) else { panic!() };
+        let next = ProgressUpdate {
+            current_time: Some(95.0),
+            ..Default::default()
+        };
+        let Outcome::Store(done) = apply(Some(&p), &next, fresh(), 2000) else {
+            panic!()
+        };
         assert!(done.is_finished);
         assert_eq!(done.finished_at, Some(2000));
         assert_eq!(done.progress, 1.0);
@@ -153,11 +175,25 @@ mod tests {
 
     #[test]
     fn is_finished_wins_over_progress_and_false_resets() {
-        let p = stored(ProgressUpdate { is_finished: Some(true), progress: Some(0.2), ..Default::default() }, 5);
+        let p = stored(
+            ProgressUpdate {
+                is_finished: Some(true),
+                progress: Some(0.2),
+                ..Default::default()
+            },
+            5,
+        );
         assert!(p.is_finished);
         assert_eq!(p.progress, 1.0);
-        let Outcome::Store(reset) = apply(Some(&p), &ProgressUpdate { is_finished: Some(false), ..Default::default() }, fresh(), 6)
-        else {
+        let Outcome::Store(reset) = apply(
+            Some(&p),
+            &ProgressUpdate {
+                is_finished: Some(false),
+                ..Default::default()
+            },
+            fresh(),
+            6,
+        ) else {
             panic!()
         };
         assert!(!reset.is_finished);
@@ -168,11 +204,25 @@ mod tests {
 
     #[test]
     fn seeking_back_unfinishes_and_clears_hidden() {
-        let mut p = stored(ProgressUpdate { duration: Some(100.0), current_time: Some(99.0), ..Default::default() }, 1);
+        let mut p = stored(
+            ProgressUpdate {
+                duration: Some(100.0),
+                current_time: Some(99.0),
+                ..Default::default()
+            },
+            1,
+        );
         assert!(p.is_finished);
         p.hide_from_continue = true;
-        let Outcome::Store(back) = apply(Some(&p), &ProgressUpdate { current_time: Some(10.0), ..Default::default() }, fresh(), 2)
-        else {
+        let Outcome::Store(back) = apply(
+            Some(&p),
+            &ProgressUpdate {
+                current_time: Some(10.0),
+                ..Default::default()
+            },
+            fresh(),
+            2,
+        ) else {
             panic!()
         };
         assert!(!back.is_finished);
@@ -196,11 +246,28 @@ mod tests {
 
     #[test]
     fn older_offline_update_loses() {
-        let p = stored(ProgressUpdate { duration: Some(100.0), current_time: Some(40.0), ..Default::default() }, 10_000);
-        let late = ProgressUpdate { current_time: Some(5.0), last_update: Some(9_000), ..Default::default() };
+        let p = stored(
+            ProgressUpdate {
+                duration: Some(100.0),
+                current_time: Some(40.0),
+                ..Default::default()
+            },
+            10_000,
+        );
+        let late = ProgressUpdate {
+            current_time: Some(5.0),
+            last_update: Some(9_000),
+            ..Default::default()
+        };
         assert_eq!(apply(Some(&p), &late, fresh(), 20_000), Outcome::Stale);
-        let newer = ProgressUpdate { current_time: Some(60.0), last_update: Some(15_000), ..Default::default() };
-        let Outcome::Store(n) = apply(Some(&p), &newer, fresh(), 20_000) else { panic!() };
+        let newer = ProgressUpdate {
+            current_time: Some(60.0),
+            last_update: Some(15_000),
+            ..Default::default()
+        };
+        let Outcome::Store(n) = apply(Some(&p), &newer, fresh(), 20_000) else {
+            panic!()
+        };
         assert_eq!(n.current_time, 60.0);
         assert_eq!(n.last_update, 15_000);
     }
@@ -219,6 +286,9 @@ mod tests {
         );
         assert_eq!(p.duration, 0.0);
         assert_eq!(p.current_time, 0.0);
-        assert_eq!(p.last_update, 7, "a last_update in the future is not believed");
+        assert_eq!(
+            p.last_update, 7,
+            "a last_update in the future is not believed"
+        );
     }
 }

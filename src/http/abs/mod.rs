@@ -5,6 +5,7 @@ pub mod auth;
 pub mod json;
 pub mod me;
 pub mod server;
+pub mod users;
 
 /// The ABS API level Shelfwarden implements. Clients branch on this (`/public/session` tracks from
 /// 2.22, access/refresh tokens from 2.26), so it is ABS's version, not ours.
