@@ -45,6 +45,30 @@ pub struct Config {
     pub log_format: String,
     /// Scan the libraries at start.
     pub scan_on_start: bool,
+    /// When to back up: 5-field cron in UTC (e.g. `30 1 * * *`) or `@daily`; unset means off.
+    pub backup_schedule: Option<String>,
+    /// Retention: the newest backup of each of the last N days / ISO weeks / months is kept.
+    pub backup_keep_daily: u32,
+    pub backup_keep_weekly: u32,
+    pub backup_keep_monthly: u32,
+    /// File holding the passphrase scheduled backups are encrypted with.
+    pub backup_passphrase_file: Option<PathBuf>,
+    /// age public keys (`age1...`) scheduled backups are encrypted to; the matching private keys
+    /// should live somewhere other than this server.
+    pub backup_recipients: Vec<String>,
+    /// Put the token-signing key and the config file into scheduled backups.
+    pub backup_include_secrets: bool,
+    /// Folders (e.g. a NAS mount) every scheduled backup is copied to.
+    pub backup_destinations: Vec<PathBuf>,
+    /// S3-compatible object storage for off-site copies; enabled by setting the bucket.
+    pub backup_s3_endpoint: Option<String>,
+    pub backup_s3_bucket: Option<String>,
+    pub backup_s3_prefix: String,
+    pub backup_s3_region: String,
+    pub backup_s3_access_key_id: Option<String>,
+    pub backup_s3_secret_access_key: Option<String>,
+    /// Allow a plain-http S3 endpoint that is not on loopback.
+    pub backup_s3_allow_http: bool,
 }
 
 impl Default for Config {
@@ -69,6 +93,21 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             scan_on_start: true,
+            backup_schedule: None,
+            backup_keep_daily: 7,
+            backup_keep_weekly: 4,
+            backup_keep_monthly: 6,
+            backup_passphrase_file: None,
+            backup_recipients: Vec::new(),
+            backup_include_secrets: false,
+            backup_destinations: Vec::new(),
+            backup_s3_endpoint: None,
+            backup_s3_bucket: None,
+            backup_s3_prefix: "shelfwarden".into(),
+            backup_s3_region: "us-east-1".into(),
+            backup_s3_access_key_id: None,
+            backup_s3_secret_access_key: None,
+            backup_s3_allow_http: false,
         }
     }
 }
@@ -150,10 +189,74 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_SCAN_ON_START"],
         key: "scan_on_start",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_SCHEDULE"],
+        key: "backup_schedule",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_DAILY"],
+        key: "backup_keep_daily",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_WEEKLY"],
+        key: "backup_keep_weekly",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_MONTHLY"],
+        key: "backup_keep_monthly",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_PASSPHRASE_FILE"],
+        key: "backup_passphrase_file",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_RECIPIENTS"],
+        key: "backup_recipients",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_INCLUDE_SECRETS"],
+        key: "backup_include_secrets",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_DESTINATIONS"],
+        key: "backup_destinations",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_ENDPOINT"],
+        key: "backup_s3_endpoint",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_BUCKET"],
+        key: "backup_s3_bucket",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_PREFIX"],
+        key: "backup_s3_prefix",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_REGION"],
+        key: "backup_s3_region",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_ACCESS_KEY_ID"],
+        key: "backup_s3_access_key_id",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_SECRET_ACCESS_KEY"],
+        key: "backup_s3_secret_access_key",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_ALLOW_HTTP"],
+        key: "backup_s3_allow_http",
+    },
 ];
 
 /// Keys whose value may come from a file named by `<ENV>_FILE` (Docker/systemd secrets).
-const SECRET_KEYS: &[&str] = &["jwt_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "jwt_secret",
+    "backup_s3_access_key_id",
+    "backup_s3_secret_access_key",
+];
 
 /// SHELFWARDEN_* variables that are not configuration keys but are read elsewhere.
 const OTHER_ENV: &[&str] = &["SHELFWARDEN_DATA", "SHELFWARDEN_CONFIG", "SHELFWARDEN_LOG"];
@@ -234,6 +337,7 @@ impl Config {
         {
             bail!("public_url must start with https:// (or http://)");
         }
+        self.validate_backup()?;
         for net in &self.trusted_proxies {
             if net.prefix_len() == 0 {
                 bail!(
@@ -243,6 +347,58 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_backup(&self) -> anyhow::Result<()> {
+        if let Some(spec) = &self.backup_schedule {
+            spec.parse::<crate::backup::CronSchedule>()?;
+            if self.backup_passphrase_file.is_some() == !self.backup_recipients.is_empty() {
+                bail!(
+                    "backup_schedule is set, so set exactly one of backup_passphrase_file or backup_recipients \
+                     (backups are always encrypted)"
+                );
+            }
+        }
+        for r in &self.backup_recipients {
+            crate::backup::crypto::parse_recipient(r)?;
+        }
+        if let Some(bucket) = &self.backup_s3_bucket {
+            if bucket.is_empty() {
+                bail!("backup_s3_bucket must not be empty");
+            }
+            if self.backup_s3_access_key_id.is_some() != self.backup_s3_secret_access_key.is_some()
+            {
+                bail!(
+                    "set both backup_s3_access_key_id and backup_s3_secret_access_key, or neither"
+                );
+            }
+            if let Some(endpoint) = &self.backup_s3_endpoint {
+                let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                    .iter()
+                    .any(|p| endpoint.starts_with(p));
+                if endpoint.starts_with("http://") && !loopback && !self.backup_s3_allow_http {
+                    bail!(
+                        "backup_s3_endpoint {endpoint} is plain http; use https, or set backup_s3_allow_http = true \
+                         if the network path is trusted"
+                    );
+                }
+                if !endpoint.starts_with("https://") && !endpoint.starts_with("http://") {
+                    bail!("backup_s3_endpoint must start with https://");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The S3 settings with http allowed where validation accepted it (loopback test servers).
+    pub fn backup_s3_http_ok(&self) -> bool {
+        self.backup_s3_allow_http
+            || self
+                .backup_s3_endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"))
     }
 }
 

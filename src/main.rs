@@ -1,11 +1,12 @@
 use clap::Parser;
-use shelfwarden::cli::{Cli, Command, serve, user};
+use shelfwarden::cli::{Cli, Command, backup, serve, user};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.data, args),
         Command::User { command } => user::run(&cli.data, command),
+        Command::Backup { command } => backup::run(&cli.data, command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

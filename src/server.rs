@@ -123,6 +123,14 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
     for layer in socket_layers {
         app = app.layer(layer);
     }
+    // --- scheduled backups (issue 9); returns at once when backup_schedule is unset ---
+    let backups = tokio::spawn(crate::backup::run_scheduler(
+        state.store.clone(),
+        state.config.clone(),
+        state.data_dir.clone(),
+        state.clock.clone(),
+    ));
+    // --- end scheduled backups ---
     println!("Shelfwarden listening on http://{local}");
     tracing::info!(%local, sqlite = crate::store::sqlite_version(), "listening");
     axum::serve(
@@ -132,6 +140,7 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server failed")?;
+    backups.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The command line: one file per command group. `main.rs` only parses and dispatches.
 
+pub mod backup;
 pub mod serve;
 pub mod user;
 
@@ -37,6 +38,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: user::UserCommand,
+    },
+    /// Encrypted backups: create, verify, restore, list, prune.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
     },
 }
 

@@ -155,6 +155,10 @@ impl Builder {
     }
     pub async fn start(self) -> TestServer {
         let data = tempfile::tempdir().expect("tempdir");
+        self.start_in(data).await
+    }
+    /// Starts on an existing data dir (e.g. one a backup was restored into).
+    pub async fn start_in(self, data: tempfile::TempDir) -> TestServer {
         if let Some((name, pw)) = &self.admin {
             let out = run_cli(
                 data.path(),

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+mod backup;
 mod foundation;
 mod harness;
 mod users;

@@ -1,0 +1,246 @@
+//! One complete backup run (create, prune, off-site copies, record the outcome) and the scheduler
+//! loop that triggers it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::create::{CreateOptions, CreatedBackup, create_backup};
+use super::crypto::Encryption;
+use super::offsite::{self, S3Settings};
+use super::schedule::{CronSchedule, RetentionPolicy};
+use super::status;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Everything a run needs, resolved from the configuration once.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub data_dir: PathBuf,
+    pub passphrase_file: Option<PathBuf>,
+    pub recipients: Vec<String>,
+    pub include_secrets: bool,
+    pub destinations: Vec<PathBuf>,
+    pub s3: Option<S3Settings>,
+    pub policy: RetentionPolicy,
+}
+
+impl Job {
+    pub fn from_config(config: &Config, data_dir: PathBuf) -> Job {
+        Job {
+            data_dir,
+            passphrase_file: config.backup_passphrase_file.clone(),
+            recipients: config.backup_recipients.clone(),
+            include_secrets: config.backup_include_secrets,
+            destinations: config.backup_destinations.clone(),
+            s3: S3Settings::from_config(config),
+            policy: RetentionPolicy {
+                daily: config.backup_keep_daily,
+                weekly: config.backup_keep_weekly,
+                monthly: config.backup_keep_monthly,
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub backup: CreatedBackup,
+    pub copies: Vec<String>,
+    pub pruned: Vec<String>,
+    pub offsite_errors: Vec<String>,
+}
+
+/// Creates a backup in the data dir's backups folder, then copies and prunes. The backup itself
+/// failing is an error; an off-site destination failing is reported in the outcome (and in the
+/// recorded status) so one unreachable NAS does not stop the others.
+pub async fn run_once(
+    store: &Store,
+    job: &Job,
+    encryption: Option<Encryption>,
+    out: Option<PathBuf>,
+    offsite: bool,
+    now_ms: i64,
+) -> anyhow::Result<RunOutcome> {
+    let result = run_inner(store, job, encryption, out, offsite, now_ms).await;
+    let store2 = store.clone();
+    let recorded = match &result {
+        Ok(o) => {
+            let file = o.backup.path.display().to_string();
+            let size = o.backup.size;
+            let errors = o.offsite_errors.clone();
+            store2
+                .write(move |tx| status::record_success(tx, now_ms, &file, size, errors))
+                .await
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            store2
+                .write(move |tx| status::record_failure(tx, now_ms, &msg))
+                .await
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "cannot record the backup status");
+    }
+    result
+}
+
+async fn run_inner(
+    store: &Store,
+    job: &Job,
+    encryption: Option<Encryption>,
+    out: Option<PathBuf>,
+    offsite: bool,
+    now_ms: i64,
+) -> anyhow::Result<RunOutcome> {
+    let encryption = match encryption {
+        Some(e) => e,
+        None => Encryption::from_sources(job.passphrase_file.as_deref(), &job.recipients)?,
+    };
+    let opts = CreateOptions {
+        data_dir: job.data_dir.clone(),
+        out: out.clone(),
+        encryption,
+        include_secrets: job.include_secrets,
+        now_ms,
+    };
+    let s = store.clone();
+    let backup = tokio::task::spawn_blocking(move || create_backup(&s, &opts))
+        .await
+        .context("the backup task failed")??;
+
+    let mut pruned = Vec::new();
+    if out.is_none() {
+        let dir = super::backups_dir(&job.data_dir);
+        let policy = job.policy;
+        pruned.extend(
+            tokio::task::spawn_blocking(move || offsite::prune_dir(&dir, now_ms, &policy))
+                .await
+                .context("the prune task failed")??,
+        );
+    }
+    let mut copies = Vec::new();
+    let mut offsite_errors = Vec::new();
+    if offsite {
+        for dest in &job.destinations {
+            let (file, sha, dir, policy) = (
+                backup.path.clone(),
+                backup.sha256.clone(),
+                dest.clone(),
+                job.policy,
+            );
+            let r =
+                tokio::task::spawn_blocking(move || -> anyhow::Result<(PathBuf, Vec<String>)> {
+                    let copied = offsite::copy_to_dir(&file, &dir, &sha)?;
+                    let pruned = offsite::prune_dir(&dir, now_ms, &policy)?;
+                    Ok((copied, pruned))
+                })
+                .await
+                .context("the copy task failed")
+                .and_then(|r| r);
+            match r {
+                Ok((copied, p)) => {
+                    copies.push(copied.display().to_string());
+                    pruned.extend(p);
+                }
+                Err(e) => offsite_errors.push(format!("{}: {e:#}", dest.display())),
+            }
+        }
+        if let Some(s3) = &job.s3 {
+            match upload_s3(s3, &backup, now_ms, &job.policy).await {
+                Ok((key, p)) => {
+                    copies.push(format!("s3://{}/{key}", s3.bucket));
+                    pruned.extend(p);
+                }
+                Err(e) => offsite_errors.push(format!("{}: {e:#}", s3.describe())),
+            }
+        }
+    }
+    for e in &offsite_errors {
+        tracing::error!(error = %e, "OFF-SITE BACKUP COPY FAILED");
+    }
+    Ok(RunOutcome {
+        backup,
+        copies,
+        pruned,
+        offsite_errors,
+    })
+}
+
+#[cfg(feature = "s3")]
+async fn upload_s3(
+    s3: &S3Settings,
+    backup: &CreatedBackup,
+    now_ms: i64,
+    policy: &RetentionPolicy,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let target = offsite::S3Target::new(s3)?;
+    let key = target.upload(&backup.path, &backup.sha256).await?;
+    let pruned = target.prune(now_ms, policy).await?;
+    Ok((key, pruned))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn upload_s3(
+    _: &S3Settings,
+    _: &CreatedBackup,
+    _: i64,
+    _: &RetentionPolicy,
+) -> anyhow::Result<(String, Vec<String>)> {
+    anyhow::bail!("this shelfwarden was built without S3 support (cargo feature `s3`)")
+}
+
+/// When the scheduler should next run, given the time now; `None` when the schedule never fires.
+pub fn next_run_ms(schedule: &CronSchedule, now_ms: i64) -> Option<i64> {
+    let now = chrono::DateTime::from_timestamp_millis(now_ms)?;
+    schedule.next_after(now).map(|t| t.timestamp_millis())
+}
+
+/// Longest single sleep: the wall clock is re-read at least this often, so a suspended laptop or
+/// a corrected clock does not push a backup back by hours.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// Runs scheduled backups until the task is dropped. Returns at once when no schedule is set.
+/// Spawn it from `server::serve`: `tokio::spawn(backup::run_scheduler(store, config, data_dir, clock))`.
+pub async fn run_scheduler(store: Store, config: Config, data_dir: PathBuf, clock: SharedClock) {
+    let Some(spec) = config.backup_schedule.clone() else {
+        return;
+    };
+    let schedule: CronSchedule = match spec.parse() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "backup_schedule is invalid; scheduled backups are OFF");
+            return;
+        }
+    };
+    let job = Job::from_config(&config, data_dir);
+    tracing::info!(schedule = %spec, "scheduled backups on");
+    loop {
+        let Some(next) = next_run_ms(&schedule, clock.now_ms()) else {
+            tracing::warn!(schedule = %spec, "backup_schedule never fires");
+            return;
+        };
+        loop {
+            let wait = next - clock.now_ms();
+            if wait <= 0 {
+                break;
+            }
+            let wait = Duration::from_millis(wait.unsigned_abs()).min(MAX_SLEEP);
+            tokio::time::sleep(wait).await;
+        }
+        let now = clock.now_ms();
+        match run_once(&store, &job, None, None, true, now).await {
+            Ok(o) => tracing::info!(
+                file = %o.backup.path.display(),
+                bytes = o.backup.size,
+                copies = o.copies.len(),
+                pruned = o.pruned.len(),
+                "scheduled backup done"
+            ),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "SCHEDULED BACKUP FAILED"),
+        }
+    }
+}
