@@ -47,7 +47,9 @@ pub struct Config {
     pub scan_on_start: bool,
     /// When to back up: 5-field cron in UTC (e.g. `30 1 * * *`) or `@daily`; unset means off.
     pub backup_schedule: Option<String>,
-    /// Retention: the newest backup of each of the last N days / ISO weeks / months is kept.
+    /// Retention: the N newest backups are kept, and the newest backup of each of the last N
+    /// days / ISO weeks / months. All four 0 turns pruning off.
+    pub backup_keep_last: u32,
     pub backup_keep_daily: u32,
     pub backup_keep_weekly: u32,
     pub backup_keep_monthly: u32,
@@ -94,6 +96,7 @@ impl Default for Config {
             log_format: "text".into(),
             scan_on_start: true,
             backup_schedule: None,
+            backup_keep_last: 3,
             backup_keep_daily: 7,
             backup_keep_weekly: 4,
             backup_keep_monthly: 6,
@@ -192,6 +195,10 @@ const ENV_KEYS: &[EnvKey] = &[
     EnvKey {
         names: &["SHELFWARDEN_BACKUP_SCHEDULE"],
         key: "backup_schedule",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_LAST"],
+        key: "backup_keep_last",
     },
     EnvKey {
         names: &["SHELFWARDEN_BACKUP_KEEP_DAILY"],

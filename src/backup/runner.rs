@@ -37,6 +37,7 @@ impl Job {
             destinations: config.backup_destinations.clone(),
             s3: S3Settings::from_config(config),
             policy: RetentionPolicy {
+                last: config.backup_keep_last,
                 daily: config.backup_keep_daily,
                 weekly: config.backup_keep_weekly,
                 monthly: config.backup_keep_monthly,

@@ -125,10 +125,12 @@ impl CronSchedule {
     }
 }
 
-/// Keep the newest backup of each of the last N days, ISO weeks and months that have one
-/// (restic's rule: a month without backups does not use up a slot).
+/// Keep the N newest backups, plus the newest backup of each of the last N days, ISO weeks and
+/// months that have one (restic's rule: a month without backups does not use up a slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionPolicy {
+    /// Protects a manual backup taken just before a scheduled one on the same day.
+    pub last: u32,
     pub daily: u32,
     pub weekly: u32,
     pub monthly: u32,
@@ -137,7 +139,7 @@ pub struct RetentionPolicy {
 impl RetentionPolicy {
     /// All zero means retention is off: nothing is ever deleted.
     pub fn is_off(&self) -> bool {
-        self.daily == 0 && self.weekly == 0 && self.monthly == 0
+        self.last == 0 && self.daily == 0 && self.weekly == 0 && self.monthly == 0
     }
 }
 
@@ -154,7 +156,13 @@ pub fn to_keep(times: &[i64], now_ms: i64, policy: &RetentionPolicy) -> BTreeSet
     if let Some(newest) = sorted.first() {
         keep.insert(*newest);
     }
-    let buckets: [(u32, fn(&DateTime<Utc>) -> (i32, u32)); 3] = [
+    let buckets: [(u32, fn(&DateTime<Utc>) -> (i32, u32)); 4] = [
+        (policy.last, |t| {
+            (
+                t.year(),
+                t.ordinal() * 100_000 + t.num_seconds_from_midnight(),
+            )
+        }),
         (policy.daily, |t| (t.year(), t.ordinal())),
         (policy.weekly, |t| {
             (t.iso_week().year(), t.iso_week().week())
@@ -284,6 +292,7 @@ mod tests {
             .collect();
         times.push(ms("2026-06-30T02:30:00Z"));
         let p = RetentionPolicy {
+            last: 0,
             daily: 7,
             weekly: 4,
             monthly: 3,
@@ -319,12 +328,14 @@ mod tests {
             ms("2027-01-01T00:00:00Z"),
         ];
         let p = RetentionPolicy {
+            last: 0,
             daily: 0,
             weekly: 0,
             monthly: 0,
         };
         assert_eq!(to_keep(&times, now, &p).len(), 3);
         let p = RetentionPolicy {
+            last: 0,
             daily: 1,
             weekly: 0,
             monthly: 0,
@@ -349,6 +360,7 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         let p = RetentionPolicy {
+            last: 0,
             daily: 1,
             weekly: 0,
             monthly: 0,

@@ -101,6 +101,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn policy(c: &Config) -> RetentionPolicy {
     RetentionPolicy {
+        last: c.backup_keep_last,
         daily: c.backup_keep_daily,
         weekly: c.backup_keep_weekly,
         monthly: c.backup_keep_monthly,

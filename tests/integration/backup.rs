@@ -603,6 +603,7 @@ async fn offsite_copies_to_folder_and_s3_with_retention_and_restore_from_s3() {
             s(&secret).to_string(),
         ),
         ("SHELFWARDEN_BACKUP_DESTINATIONS", s(nas.path()).to_string()),
+        ("SHELFWARDEN_BACKUP_KEEP_LAST", "1".to_string()),
         ("SHELFWARDEN_BACKUP_KEEP_DAILY", "2".to_string()),
         ("SHELFWARDEN_BACKUP_KEEP_WEEKLY", "0".to_string()),
         ("SHELFWARDEN_BACKUP_KEEP_MONTHLY", "0".to_string()),
