@@ -361,7 +361,7 @@ impl Config {
     fn validate_backup(&self) -> anyhow::Result<()> {
         if let Some(spec) = &self.backup_schedule {
             spec.parse::<crate::backup::CronSchedule>()?;
-            if self.backup_passphrase_file.is_some() == !self.backup_recipients.is_empty() {
+            if self.backup_passphrase_file.is_some() != self.backup_recipients.is_empty() {
                 bail!(
                     "backup_schedule is set, so set exactly one of backup_passphrase_file or backup_recipients \
                      (backups are always encrypted)"

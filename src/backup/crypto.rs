@@ -187,8 +187,7 @@ mod tests {
         assert_eq!(got, b"hello backup");
         let other = age::x25519::Identity::generate();
         let err = round_trip(&enc, &Decryption::Identities(vec![other]))
-            .err()
-            .expect("wrong identity must fail");
+            .expect_err("wrong identity must fail");
         assert!(err.to_string().contains("wrong"), "{err}");
     }
 

@@ -143,6 +143,9 @@ impl RetentionPolicy {
     }
 }
 
+/// Which day / week / month (or, for keep-last, which instant) a backup falls in.
+type BucketOf = fn(&DateTime<Utc>) -> (i64, i64);
+
 /// The timestamps to keep. The newest backup is always kept, and so is anything dated after `now`
 /// (a clock that jumped back must not make fresh backups look stale and delete older ones).
 pub fn to_keep(times: &[i64], now_ms: i64, policy: &RetentionPolicy) -> BTreeSet<i64> {
@@ -156,18 +159,13 @@ pub fn to_keep(times: &[i64], now_ms: i64, policy: &RetentionPolicy) -> BTreeSet
     if let Some(newest) = sorted.first() {
         keep.insert(*newest);
     }
-    let buckets: [(u32, fn(&DateTime<Utc>) -> (i32, u32)); 4] = [
-        (policy.last, |t| {
-            (
-                t.year(),
-                t.ordinal() * 100_000 + t.num_seconds_from_midnight(),
-            )
-        }),
-        (policy.daily, |t| (t.year(), t.ordinal())),
+    let buckets: [(u32, BucketOf); 4] = [
+        (policy.last, |t| (t.timestamp_millis(), 0)),
+        (policy.daily, |t| (t.year().into(), t.ordinal().into())),
         (policy.weekly, |t| {
-            (t.iso_week().year(), t.iso_week().week())
+            (t.iso_week().year().into(), t.iso_week().week().into())
         }),
-        (policy.monthly, |t| (t.year(), t.month())),
+        (policy.monthly, |t| (t.year().into(), t.month().into())),
     ];
     for (n, bucket_of) in buckets {
         let mut last = None;

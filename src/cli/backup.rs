@@ -238,7 +238,7 @@ pub fn run(data: &Path, cmd: BackupCommand) -> anyhow::Result<()> {
             }
             if data.join(DB_FILE_NAME).is_file() {
                 let store = server::open_store(data)?;
-                let h = store.read_blocking(|c| backup::health(c))?;
+                let h = store.read_blocking(backup::health)?;
                 println!(
                     "status: {}",
                     serde_json::to_string(&h).unwrap_or_else(|_| h.state.to_string())

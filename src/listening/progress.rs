@@ -24,6 +24,8 @@ pub struct ProgressUpdate {
 }
 
 /// What to do with an update.
+// Short-lived return value; boxing the row would only add an allocation per update.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// Store this row.
