@@ -37,6 +37,12 @@ if ! "$venv/bin/python" -c 'import aioaudiobookshelf, pytest, pytest_asyncio' >/
     -r tests/compat/requirements.txt
 fi
 
+# A local S3 stand-in for the off-site backup test (tests/integration/backup.rs finds it in this venv).
+if [ ! -x "$venv/bin/moto_server" ]; then
+  say "installing moto[server] (local S3 for the backup tests)"
+  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]'
+fi
+
 # --- Rust tests -----------------------------------------------------------------------------
 say "cargo test"
 cargo test --all-targets

@@ -245,3 +245,86 @@ pub async fn run_scheduler(store: Store, config: Config, data_dir: PathBuf, cloc
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn setup() -> (tempfile::TempDir, Store, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let store = crate::server::open_store(&data).expect("store");
+        let pass = dir.path().join("pass");
+        std::fs::write(&pass, "scheduler test passphrase\n").expect("write");
+        (dir, store, pass)
+    }
+
+    #[test]
+    fn next_run_follows_the_schedule() {
+        let daily: CronSchedule = "30 1 * * *".parse().expect("cron");
+        let t = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        assert_eq!(next_run_ms(&daily, t), Some(t + 90 * 60_000));
+        assert_eq!(
+            next_run_ms(&daily, t + 90 * 60_000),
+            Some(t + 90 * 60_000 + 86_400_000)
+        );
+    }
+
+    #[tokio::test]
+    async fn scheduler_runs_at_the_scheduled_minute_and_records_success() {
+        let (dir, store, pass) = setup();
+        let data = dir.path().join("data");
+        let config = Config {
+            backup_schedule: Some("* * * * *".into()),
+            backup_passphrase_file: Some(pass),
+            backup_destinations: vec![dir.path().join("nas")],
+            ..Config::default()
+        };
+        // 200 ms before a minute boundary: the loop must wait, then fire once.
+        let clock = ManualClock::new(1_767_225_600_000 - 200);
+        let task = tokio::spawn(run_scheduler(
+            store.clone(),
+            config,
+            data.clone(),
+            clock.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        clock.advance_ms(1_000);
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = std::fs::read_dir(dir.path().join("nas"))
+                .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            if !found.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        task.abort();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].to_str(),
+            Some("shelfwarden-20260101-000000.swbak"),
+            "named after the scheduled minute"
+        );
+        let h = store.read(|c| status::health(c)).await.expect("health");
+        assert_eq!(h.state, "ok", "{h:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_backup_is_recorded() {
+        let (dir, store, _) = setup();
+        let job = Job {
+            passphrase_file: Some(dir.path().join("missing")),
+            ..Job::from_config(&Config::default(), dir.path().join("data"))
+        };
+        let err = run_once(&store, &job, None, None, false, 5_000)
+            .await
+            .expect_err("no key, no backup");
+        assert!(format!("{err:#}").contains("passphrase"), "{err:#}");
+        let h = store.read(|c| status::health(c)).await.expect("health");
+        assert_eq!(h.state, "failing");
+        assert_eq!(h.status.last_failure_ms, Some(5_000));
+    }
+}

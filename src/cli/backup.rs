@@ -162,10 +162,20 @@ pub fn run(data: &Path, cmd: BackupCommand) -> anyhow::Result<()> {
             config,
         } => {
             let decryption = key.decryption()?;
+            // Plaintext goes where the owner already keeps it: the data dir, else beside the
+            // (encrypted) backup itself.
             let scratch_parent = if data.is_dir() {
                 data.to_path_buf()
+            } else if which.starts_with("s3:") || which == "latest" {
+                bail!(
+                    "{} does not exist; verify needs a data dir to work in",
+                    data.display()
+                );
             } else {
-                std::env::current_dir()?
+                match Path::new(&which).parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                }
             };
             let (file, _tmp) = resolve(data, &which, config.as_deref(), &scratch_parent)?;
             let report =

@@ -528,13 +528,25 @@ async fn start_s3() -> Option<S3Server> {
         endpoint,
         _root: root,
     };
+    let mut server = server;
     let client = harness::client();
+    let mut ready = false;
     for _ in 0..200 {
         if client.get(&server.endpoint).send().await.is_ok() {
+            ready = true;
             break;
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            eprintln!("the S3 stand-in exited at once ({status})");
+            return None;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert!(
+        ready,
+        "the S3 stand-in never answered at {}",
+        server.endpoint
+    );
     if needs_bucket {
         let r = client
             .put(format!("{}/backups", server.endpoint))
