@@ -308,7 +308,7 @@ mod tests {
             Some("shelfwarden-20260101-000000.swbak"),
             "named after the scheduled minute"
         );
-        let h = store.read(|c| status::health(c)).await.expect("health");
+        let h = store.read(status::health).await.expect("health");
         assert_eq!(h.state, "ok", "{h:?}");
     }
 
@@ -323,7 +323,7 @@ mod tests {
             .await
             .expect_err("no key, no backup");
         assert!(format!("{err:#}").contains("passphrase"), "{err:#}");
-        let h = store.read(|c| status::health(c)).await.expect("health");
+        let h = store.read(status::health).await.expect("health");
         assert_eq!(h.state, "failing");
         assert_eq!(h.status.last_failure_ms, Some(5_000));
     }
