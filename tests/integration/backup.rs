@@ -682,3 +682,79 @@ async fn offsite_copies_to_folder_and_s3_with_retention_and_restore_from_s3() {
     let server = TestServer::builder().start_in(restored).await;
     login(&server, "root", PASSWORD).await;
 }
+
+#[tokio::test]
+#[ignore = "needs the /api/backups routes in the router (see src/http/abs/backups.rs)"]
+async fn admin_api_creates_lists_and_downloads() {
+    let id = age::x25519::Identity::generate();
+    let s = TestServer::builder()
+        .admin("root", PASSWORD)
+        .env("SHELFWARDEN_BACKUP_RECIPIENTS", &id.to_public().to_string())
+        .start()
+        .await;
+    s.add_user("pleb", PASSWORD, false);
+    let root = harness::access_token(&login(&s, "root", PASSWORD).await);
+    let pleb = harness::access_token(&login(&s, "pleb", PASSWORD).await);
+    let c = harness::client();
+    for (m, p) in [
+        ("GET", "/api/backups"),
+        ("POST", "/api/backups"),
+        (
+            "GET",
+            "/api/backups/shelfwarden-20260101-000000.swbak/download",
+        ),
+    ] {
+        let r = c
+            .request(m.parse().expect("method"), s.url(p))
+            .bearer_auth(&pleb)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 403, "{m} {p}");
+    }
+    let r = c
+        .post(s.url("/api/backups"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 200);
+    let made: serde_json::Value = r.json().await.expect("json");
+    let name = made["backup"]["id"].as_str().expect("id").to_string();
+    let list: serde_json::Value = c
+        .get(s.url("/api/backups"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["backups"][0]["id"], name.as_str());
+    assert_eq!(list["status"]["state"], "ok");
+    let r = c
+        .get(s.url(&format!("/api/backups/{name}/download")))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(r.status(), 200);
+    let body = r.bytes().await.expect("body");
+    assert_eq!(
+        &body[..],
+        &std::fs::read(s.data.path().join("backups").join(&name)).expect("file")[..]
+    );
+    for bad in [
+        "..%2Fshelfwarden.sqlite",
+        "shelfwarden.sqlite",
+        "jwt-secret",
+    ] {
+        let r = c
+            .get(s.url(&format!("/api/backups/{bad}/download")))
+            .bearer_auth(&root)
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+}

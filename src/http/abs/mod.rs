@@ -2,6 +2,7 @@
 //! its clients parse (`json`), kept apart from the domain types.
 
 pub mod auth;
+pub mod backups;
 pub mod json;
 pub mod me;
 pub mod server;
