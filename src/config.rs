@@ -368,6 +368,14 @@ impl Config {
                 );
             }
         }
+        for d in &self.backup_destinations {
+            if !d.is_absolute() {
+                bail!(
+                    "backup_destinations must be absolute paths; {} is not",
+                    d.display()
+                );
+            }
+        }
         for r in &self.backup_recipients {
             crate::backup::crypto::parse_recipient(r)?;
         }
@@ -536,6 +544,58 @@ mod tests {
             c.jwt_secret.as_deref(),
             Some("0123456789abcdef0123456789abcdef-secret")
         );
+    }
+
+    #[test]
+    fn backup_settings_are_validated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        let bad = [
+            vec![("SHELFWARDEN_BACKUP_SCHEDULE", "30 1 * * *")],
+            vec![
+                ("SHELFWARDEN_BACKUP_SCHEDULE", "61 1 * * *"),
+                ("SHELFWARDEN_BACKUP_RECIPIENTS", key),
+            ],
+            vec![("SHELFWARDEN_BACKUP_RECIPIENTS", "age1nope")],
+            vec![("SHELFWARDEN_BACKUP_DESTINATIONS", "relative/dir")],
+            vec![
+                ("SHELFWARDEN_BACKUP_S3_BUCKET", "b"),
+                ("SHELFWARDEN_BACKUP_S3_ENDPOINT", "http://nas.lan:9000"),
+            ],
+            vec![
+                ("SHELFWARDEN_BACKUP_S3_BUCKET", "b"),
+                ("SHELFWARDEN_BACKUP_S3_ACCESS_KEY_ID", "id-only"),
+            ],
+        ];
+        for case in bad {
+            assert!(
+                Config::load(dir.path(), None, &env(&case)).is_err(),
+                "{case:?} must be refused"
+            );
+        }
+        let f = dir.path().join("s3secret");
+        std::fs::write(&f, "sekrit\n").expect("write");
+        let c = Config::load(
+            dir.path(),
+            None,
+            &env(&[
+                ("SHELFWARDEN_BACKUP_SCHEDULE", "@daily"),
+                ("SHELFWARDEN_BACKUP_RECIPIENTS", key),
+                ("SHELFWARDEN_BACKUP_DESTINATIONS", "/mnt/a,/mnt/b"),
+                ("SHELFWARDEN_BACKUP_S3_BUCKET", "b"),
+                ("SHELFWARDEN_BACKUP_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                ("SHELFWARDEN_BACKUP_S3_ACCESS_KEY_ID", "id"),
+                (
+                    "SHELFWARDEN_BACKUP_S3_SECRET_ACCESS_KEY_FILE",
+                    f.to_str().unwrap_or(""),
+                ),
+                ("SHELFWARDEN_BACKUP_KEEP_DAILY", "3"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.backup_destinations.len(), 2);
+        assert_eq!(c.backup_s3_secret_access_key.as_deref(), Some("sekrit"));
+        assert_eq!(c.backup_keep_daily, 3);
     }
 
     #[test]

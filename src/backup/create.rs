@@ -62,6 +62,7 @@ impl Drop for TempFile {
 
 pub fn create_backup(store: &Store, opts: &CreateOptions) -> anyhow::Result<CreatedBackup> {
     let data = &opts.data_dir;
+    remove_stale_scratch(data);
     let snapshot = TempFile::new(data.join(format!(
         ".backup-snapshot-{}.sqlite",
         crate::auth::secrets::random_token(12)
@@ -145,6 +146,36 @@ pub fn create_backup(store: &Store, opts: &CreateOptions) -> anyhow::Result<Crea
         size,
         sha256: hex::encode(hash),
     })
+}
+
+/// A killed backup or verify leaves its plaintext scratch behind; clear what is clearly abandoned
+/// (old enough that no run in progress can own it).
+fn remove_stale_scratch(data: &Path) {
+    const STALE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+    let Ok(entries) = std::fs::read_dir(data) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_scratch =
+            name.starts_with(".backup-snapshot-") || name.starts_with(".shelfwarden-verify-");
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if is_scratch && old {
+            let p = entry.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            tracing::info!(path = %p.display(), "removed abandoned backup scratch");
+        }
+    }
 }
 
 fn create_private_file(path: &Path) -> anyhow::Result<std::fs::File> {

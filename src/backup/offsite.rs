@@ -123,7 +123,9 @@ mod s3 {
 
     impl S3Target {
         pub fn new(s: &S3Settings) -> anyhow::Result<S3Target> {
-            let mut b = AmazonS3Builder::new()
+            // from_env: with no keys configured, the usual AWS_* variables and instance
+            // credentials apply, as with any AWS tool.
+            let mut b = AmazonS3Builder::from_env()
                 .with_bucket_name(&s.bucket)
                 .with_region(&s.region)
                 .with_allow_http(s.allow_http);

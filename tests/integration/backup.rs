@@ -233,6 +233,10 @@ fn encrypt(tar: &[u8], recipient: &age::x25519::Recipient) -> Vec<u8> {
 }
 
 fn manifest(files: &[(&str, &[u8])]) -> Vec<u8> {
+    manifest_v(files, 1)
+}
+
+fn manifest_v(files: &[(&str, &[u8])], schema: i64) -> Vec<u8> {
     let files: Vec<serde_json::Value> = files
         .iter()
         .map(|(p, d)| {
@@ -243,7 +247,7 @@ fn manifest(files: &[(&str, &[u8])]) -> Vec<u8> {
         })
         .collect();
     serde_json::to_vec(&serde_json::json!({
-        "formatVersion": 1, "shelfwardenVersion": "0.1.0", "schemaVersion": 1,
+        "formatVersion": 1, "shelfwardenVersion": "0.1.0", "schemaVersion": schema,
         "createdAt": "2026-01-01T00:00:00Z", "createdAtMs": 0, "includesSecrets": false,
         "files": files,
     }))
@@ -317,6 +321,24 @@ fn hostile_or_damaged_backups_are_refused_with_nothing_written() {
         ]),
     );
 
+    let from_the_future = crafted(
+        "future.swbak",
+        raw_tar(&[
+            (
+                "manifest.json",
+                &manifest_v(&[("shelfwarden.sqlite", db)], 99),
+            ),
+            ("shelfwarden.sqlite", db),
+        ]),
+    );
+    let not_a_db = crafted(
+        "not-a-db.swbak",
+        raw_tar(&[
+            ("manifest.json", &manifest(&[("shelfwarden.sqlite", db)])),
+            ("shelfwarden.sqlite", db),
+        ]),
+    );
+
     let cases: Vec<(&str, &Path, Vec<&str>, &str)> = vec![
         (
             "wrong passphrase",
@@ -347,6 +369,18 @@ fn hostile_or_damaged_backups_are_refused_with_nothing_written() {
             &dotdot_manifest,
             vec!["--identity", s(&id_file)],
             "unsafe path",
+        ),
+        (
+            "newer schema",
+            &from_the_future,
+            vec!["--identity", s(&id_file)],
+            "newer than",
+        ),
+        (
+            "not a database",
+            &not_a_db,
+            vec!["--identity", s(&id_file)],
+            "database",
         ),
     ];
     for (what, file, key_args, expect) in cases {
