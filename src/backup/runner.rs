@@ -218,6 +218,18 @@ pub async fn run_scheduler(store: Store, config: Config, data_dir: PathBuf, cloc
         }
     };
     let job = Job::from_config(&config, data_dir);
+    // An unreadable key would otherwise only surface at the first run, possibly a day later.
+    if let Err(e) = Encryption::from_sources(job.passphrase_file.as_deref(), &job.recipients) {
+        let msg = format!("{e:#}");
+        tracing::error!(error = %msg, "SCHEDULED BACKUPS WILL FAIL: the backup key is unusable");
+        let now = clock.now_ms();
+        if let Err(e) = store
+            .write(move |tx| status::record_failure(tx, now, &msg))
+            .await
+        {
+            tracing::error!(error = %e, "cannot record the backup status");
+        }
+    }
     tracing::info!(schedule = %spec, "scheduled backups on");
     loop {
         let Some(next) = next_run_ms(&schedule, clock.now_ms()) else {

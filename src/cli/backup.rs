@@ -28,6 +28,7 @@ pub enum BackupCommand {
         /// Copy to the configured destinations and S3 afterwards, then apply retention there.
         #[arg(long)]
         offsite: bool,
+        /// Configuration file (default DATA/shelfwarden.toml); S3 and retention settings come from it.
         #[arg(long, env = "SHELFWARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -37,6 +38,7 @@ pub enum BackupCommand {
         backup: String,
         #[command(flatten)]
         key: DecryptArgs,
+        /// Configuration file (default DATA/shelfwarden.toml); S3 and retention settings come from it.
         #[arg(long, env = "SHELFWARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -49,6 +51,7 @@ pub enum BackupCommand {
         /// Replace a non-empty data dir; the old one is kept beside it.
         #[arg(long)]
         force: bool,
+        /// Configuration file (default DATA/shelfwarden.toml); S3 and retention settings come from it.
         #[arg(long, env = "SHELFWARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -56,6 +59,7 @@ pub enum BackupCommand {
     List {
         #[arg(long)]
         remote: bool,
+        /// Configuration file (default DATA/shelfwarden.toml); S3 and retention settings come from it.
         #[arg(long, env = "SHELFWARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -63,6 +67,7 @@ pub enum BackupCommand {
     Prune {
         #[arg(long)]
         offsite: bool,
+        /// Configuration file (default DATA/shelfwarden.toml); S3 and retention settings come from it.
         #[arg(long, env = "SHELFWARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -80,6 +85,7 @@ pub struct EncryptArgs {
 
 #[derive(Args, Debug)]
 pub struct DecryptArgs {
+    /// The passphrase the backup was made with, in a file.
     #[arg(long, conflicts_with = "identity")]
     passphrase_file: Option<PathBuf>,
     /// An age identity file (`age-keygen` output).
