@@ -6,3 +6,4 @@ pub mod clock;
 pub mod error;
 pub mod model;
 pub mod store;
+pub mod library;

@@ -1,0 +1,8 @@
+//! The library scanner: from audiobook folders on disk to books in the store (issue 3).
+//! Nothing here writes to a library folder; derived files go into the data directory.
+
+pub mod grammar;
+pub mod html;
+pub mod layout;
+pub mod model;
+pub mod probe;
