@@ -4,5 +4,7 @@
 pub mod grammar;
 pub mod html;
 pub mod layout;
+pub mod metadata;
 pub mod model;
 pub mod probe;
+pub mod sidecar;
