@@ -1,8 +1,11 @@
 //! The library scanner: from audiobook folders on disk to books in the store (issue 3).
 //! Nothing here writes to a library folder; derived files go into the data directory.
 
+pub mod chapters;
+pub mod covers;
 pub mod grammar;
 pub mod html;
+pub mod identity;
 pub mod layout;
 pub mod metadata;
 pub mod model;
