@@ -108,6 +108,12 @@ impl Matcher {
         self.take(i)
     }
 
+    /// Whether any known item is still unclaimed and not at a path seen in this scan (only then
+    /// is fingerprinting new folders worth the reads).
+    pub fn has_unclaimed(&self, seen_paths: &dyn Fn(&str) -> bool) -> bool {
+        self.known.iter().flatten().any(|k| !seen_paths(&k.path))
+    }
+
     /// Known items nobody claimed: they are missing now.
     pub fn leftovers(self) -> Vec<Known> {
         self.known.into_iter().flatten().collect()
