@@ -5,7 +5,10 @@
 //! reader connections. rusqlite is synchronous, so async callers go through `spawn_blocking`.
 
 pub mod auth_sessions;
+pub mod items;
+pub mod libraries;
 pub mod progress;
+pub mod scan_issues;
 pub mod settings;
 pub mod users;
 

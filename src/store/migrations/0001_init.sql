@@ -71,6 +71,8 @@ CREATE TABLE libraries (
     provider TEXT NOT NULL DEFAULT 'google',
     settings TEXT NOT NULL DEFAULT '{}',
     last_scan INTEGER,
+    last_scan_version TEXT,
+    last_scan_precedence TEXT,           -- JSON list; a change forces a full re-merge
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -91,7 +93,8 @@ CREATE TABLE items (
     path TEXT NOT NULL,
     rel_path TEXT NOT NULL,
     ino TEXT NOT NULL DEFAULT '',
-    fingerprint TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT '',  -- hash of size + first/last 64 KiB of the audio files
+    signature TEXT NOT NULL DEFAULT '',    -- hash of every file's path, size, mtime, inode: unchanged = skip
     is_file INTEGER NOT NULL DEFAULT 0,
     is_missing INTEGER NOT NULL DEFAULT 0,
     is_invalid INTEGER NOT NULL DEFAULT 0,
@@ -121,6 +124,7 @@ CREATE TABLE items (
     author_names TEXT NOT NULL DEFAULT '',
     author_names_lf TEXT NOT NULL DEFAULT '',
     last_scan INTEGER,
+    scan_version TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -146,6 +150,7 @@ CREATE TABLE audio_files (
     codec TEXT,
     channels INTEGER,
     channel_layout TEXT,
+    time_base TEXT,
     language TEXT,
     mime_type TEXT NOT NULL,
     track_num_from_meta INTEGER,
@@ -156,12 +161,14 @@ CREATE TABLE audio_files (
     meta_tags TEXT NOT NULL DEFAULT '{}',
     chapters TEXT NOT NULL DEFAULT '[]',
     exclude INTEGER NOT NULL DEFAULT 0,
+    manually_verified INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     added_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (item_id, idx)
 );
-CREATE UNIQUE INDEX audio_files_item_ino ON audio_files(item_id, ino);
+-- Not unique: hard links can put one inode twice into an item.
+CREATE INDEX audio_files_item_ino ON audio_files(item_id, ino);
 
 CREATE TABLE chapters (
     item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
