@@ -2,3 +2,4 @@
 //! the privilege a handler needs into its signature.
 
 pub mod client_ip;
+pub mod throttle;

@@ -6,6 +6,7 @@
 
 pub mod auth_sessions;
 pub mod settings;
+pub mod throttle;
 pub mod users;
 
 use std::path::{Path, PathBuf};
