@@ -2,4 +2,5 @@
 //! the privilege a handler needs into its signature.
 
 pub mod client_ip;
+pub mod password_policy;
 pub mod throttle;
