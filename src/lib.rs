@@ -1,6 +1,7 @@
 //! Shelfwarden: a self-hosted audiobook server that speaks the Audiobookshelf API.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod error;
