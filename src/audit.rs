@@ -444,6 +444,7 @@ pub fn export_jsonl(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::store::Store;

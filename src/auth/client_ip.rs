@@ -346,6 +346,7 @@ fn split_unquoted(text: &str, sep: char) -> Result<Vec<String>, ForwardedError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;

@@ -469,6 +469,7 @@ fn write_changes(conn: &rusqlite::Connection, changes: &[Change], now_ms: i64) -
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -591,7 +592,7 @@ mod tests {
                 checked += 1;
             }
             // The owner's phone, with its refresh session, logs in every 10 minutes throughout.
-            if n % 300 == 0 {
+            if n.is_multiple_of(300) {
                 assert_eq!(
                     attempt(&t, ip(9999), "alice", true, true, now),
                     Outcome::LoggedIn
