@@ -43,6 +43,8 @@ CREATE TABLE auth_retired_refresh (
     retired_at INTEGER NOT NULL
 );
 
+-- API keys (src/auth/api_keys.rs): ABS-shaped JWTs handed out once; only their SHA-256 is stored.
+-- `scopes` is a JSON array of "read" | "progress" | "upload" | "admin".
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -58,6 +60,7 @@ CREATE TABLE api_keys (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+CREATE INDEX api_keys_user ON api_keys(user_id);
 
 CREATE TABLE libraries (
     id TEXT PRIMARY KEY,
