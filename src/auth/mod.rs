@@ -1,6 +1,7 @@
 //! Authentication: passwords, tokens, sessions, the client's address and the extractors that put
 //! the privilege a handler needs into its signature.
 
+pub mod allowlist;
 pub mod api_keys;
 pub mod client_ip;
 pub mod password_policy;
