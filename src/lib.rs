@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod model;

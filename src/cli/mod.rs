@@ -1,0 +1,2 @@
+pub mod apikey;
+pub mod audit;
