@@ -82,9 +82,44 @@ impl ThrottleConfig {
         Ok(self)
     }
 
-    /// True when the per-IP limit is off: refuse to start on a non-loopback bind unless forced.
+    /// True when the per-IP limit is off.
     pub fn ip_limit_disabled(&self) -> bool {
         self.ip_max_failures == 0
+    }
+
+    /// Startup guard: `RATE_LIMIT_AUTH_MAX=0` is only for a loopback bind unless `forced`.
+    pub fn check_startup(&self, bind: IpAddr, forced: bool) -> Result<(), String> {
+        if self.ip_limit_disabled() && !bind.is_loopback() && !forced {
+            return Err(format!(
+                "RATE_LIMIT_AUTH_MAX=0 turns off login rate limiting, and {bind} is reachable from \
+                 other machines; set a limit, bind to loopback, or force it explicitly"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the `RateLimit-*` headers of an allowed credential request say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpStatus {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets (the whole window when nothing has failed yet).
+    pub reset_secs: u64,
+}
+
+pub fn ip_status(state: Option<&IpState>, cfg: &ThrottleConfig, now_ms: i64) -> IpStatus {
+    match state {
+        Some(s) if ip_live(s, cfg, now_ms) => IpStatus {
+            limit: cfg.ip_max_failures,
+            remaining: cfg.ip_max_failures.saturating_sub(s.failures),
+            reset_secs: secs_until(s.window_start_ms + cfg.ip_window_ms, now_ms),
+        },
+        _ => IpStatus {
+            limit: cfg.ip_max_failures,
+            remaining: cfg.ip_max_failures,
+            reset_secs: secs_until(now_ms + cfg.ip_window_ms, now_ms),
+        },
     }
 }
 
@@ -263,6 +298,10 @@ struct Cache {
     accounts: HashMap<String, AccountState>,
 }
 
+/// Past this many tracked keys a failure first sweeps out expired ones, so memory stays bounded
+/// without relying on the periodic `prune`.
+const MAX_ENTRIES_BEFORE_PRUNE: usize = 50_000;
+
 /// A pending write: the new state JSON, or None to delete the row.
 type Change = (String, Option<String>);
 
@@ -321,6 +360,11 @@ impl Throttle {
         ip_check(self.cache().ips.get(&ip_key(ip)), &self.cfg, now_ms)
     }
 
+    /// For `RateLimit-Limit` / `-Remaining` / `-Reset` on allowed responses.
+    pub fn ip_status(&self, ip: IpAddr, now_ms: i64) -> IpStatus {
+        ip_status(self.cache().ips.get(&ip_key(ip)), &self.cfg, now_ms)
+    }
+
     pub fn check_account(
         &self,
         username: &str,
@@ -335,8 +379,12 @@ impl Throttle {
     }
 
     fn apply_failure(&self, ip: IpAddr, account: Option<&str>, now_ms: i64) -> Vec<Change> {
+        let mut changes = if self.entries() >= MAX_ENTRIES_BEFORE_PRUNE {
+            self.apply_prune(now_ms)
+        } else {
+            Vec::new()
+        };
         let mut cache = self.cache();
-        let mut changes = Vec::new();
         let key = ip_key(ip);
         let s = ip_failure(cache.ips.get(&key).copied(), &self.cfg, now_ms);
         cache.ips.insert(key.clone(), s);
@@ -348,6 +396,11 @@ impl Throttle {
             changes.push((key, serde_json::to_string(&s).ok()));
         }
         changes
+    }
+
+    fn entries(&self) -> usize {
+        let cache = self.cache();
+        cache.ips.len() + cache.accounts.len()
     }
 
     fn apply_success(&self, account: &str, now_ms: i64) -> Vec<Change> {
@@ -720,6 +773,37 @@ mod tests {
         let rows = store.read(db::load_all).await.unwrap();
         assert_eq!(rows.len(), 1, "account row deleted, ip row kept: {rows:?}");
         assert!(rows[0].0.starts_with("ip:"));
+    }
+
+    #[test]
+    fn status_and_startup_guard() {
+        let cfg = ThrottleConfig::default();
+        let t = Throttle::in_memory(cfg.clone());
+        let st = t.ip_status(ip(1), T0);
+        assert_eq!((st.limit, st.remaining, st.reset_secs), (10, 10, 600));
+        t.record_failure_blocking(ip(1), None, T0).unwrap();
+        let st = t.ip_status(ip(1), T0 + 100_000);
+        assert_eq!((st.remaining, st.reset_secs), (9, 500));
+        let off = cfg.with_abs_env(Some("0"), None).unwrap();
+        let public: IpAddr = "0.0.0.0".parse().unwrap();
+        assert!(off.check_startup(public, false).is_err());
+        assert!(off.check_startup(public, true).is_ok());
+        assert!(
+            off.check_startup("127.0.0.1".parse().unwrap(), false)
+                .is_ok()
+        );
+        assert!(
+            ThrottleConfig::default()
+                .check_startup(public, false)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn facade_is_shareable() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Throttle>();
+        assert_send_sync::<std::sync::Arc<Throttle>>();
     }
 
     #[test]
