@@ -84,7 +84,7 @@ impl PasswordPolicy {
         let lower = password.to_lowercase();
         if inputs
             .iter()
-            .any(|w| w.chars().count() >= 3 && lower.contains(w.as_str()))
+            .any(|w| w.chars().count() >= 4 && lower.contains(w.as_str()))
         {
             reasons.push("Do not use your name or username in the password.".into());
         }
