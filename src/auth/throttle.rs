@@ -800,6 +800,62 @@ mod tests {
     }
 
     #[test]
+    fn header_rotation_through_client_ip() {
+        use crate::auth::client_ip::{default_trusted, resolve};
+        use axum::http::{HeaderMap, HeaderValue};
+        let t = Throttle::in_memory(ThrottleConfig::default());
+        let trusted = default_trusted();
+        let with_xff = |i: u32| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "x-forwarded-for",
+                HeaderValue::from_str(&ip(i).to_string()).unwrap(),
+            );
+            h
+        };
+        // A direct client rotating X-Forwarded-For is still one IP: throttled after 10 failures.
+        let mut refused = 0;
+        for i in 0..50 {
+            let c = resolve(
+                "203.0.113.5:999".parse().unwrap(),
+                false,
+                &with_xff(i),
+                &trusted,
+            )
+            .unwrap();
+            if t.check_ip(c.ip, T0 + i64::from(i)).is_allowed() {
+                t.record_failure_blocking(c.ip, None, T0 + i64::from(i))
+                    .unwrap();
+            } else {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 40);
+        // Through our trusted proxy each forwarded IP is its own client, and the account limit
+        // is what holds.
+        let mut checked = 0;
+        for i in 0..200u32 {
+            let now = T0 + i64::from(i) * 1000;
+            let c = resolve(
+                "127.0.0.1:999".parse().unwrap(),
+                false,
+                &with_xff(i),
+                &trusted,
+            )
+            .unwrap();
+            assert_eq!(c.ip, ip(i));
+            if attempt(&t, c.ip, "frank", false, false, now) == Outcome::Checked {
+                checked += 1;
+            }
+        }
+        assert!(checked < 15, "{checked} checks in 200 s");
+        assert_eq!(
+            attempt(&t, ip(7777), "frank", true, true, T0 + 200_000),
+            Outcome::LoggedIn
+        );
+    }
+
+    #[test]
     fn facade_is_shareable() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Throttle>();
