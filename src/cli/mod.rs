@@ -1,5 +1,7 @@
 //! The command line: one file per command group. `main.rs` only parses and dispatches.
 
+pub mod apikey;
+pub mod audit;
 pub mod serve;
 pub mod user;
 

@@ -46,6 +46,8 @@ CREATE TABLE auth_retired_refresh (
     retired_at INTEGER NOT NULL
 );
 
+-- API keys (src/auth/api_keys.rs): ABS-shaped JWTs handed out once; only their SHA-256 is stored.
+-- `scopes` is a JSON array of "read" | "progress" | "upload" | "admin".
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -61,6 +63,7 @@ CREATE TABLE api_keys (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+CREATE INDEX api_keys_user ON api_keys(user_id);
 
 CREATE TABLE libraries (
     id TEXT PRIMARY KEY,
@@ -301,7 +304,8 @@ CREATE TABLE playback_sessions (
 );
 CREATE INDEX playback_sessions_user ON playback_sessions(user_id, updated_at);
 
--- Append-only, hash-chained audit log.
+-- Append-only, hash-chained audit log (src/audit.rs). Each row's hash covers the previous row's hash,
+-- so an edited, inserted or deleted row breaks the chain from that row on.
 CREATE TABLE audit_events (
     seq INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -315,6 +319,31 @@ CREATE TABLE audit_events (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE INDEX audit_events_at ON audit_events(at);
+CREATE INDEX audit_events_action ON audit_events(action, seq);
+CREATE INDEX audit_events_actor ON audit_events(actor_user_id, seq);
+
+-- 'head' is the newest row's (seq, hash), updated in the same transaction as every append, so
+-- deleting the newest rows is detected. 'anchor' is the last pruned row's (seq, hash): retention
+-- deletes the oldest rows and the chain is verified from there.
+CREATE TABLE audit_chain (
+    name TEXT PRIMARY KEY CHECK (name IN ('head', 'anchor')),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+
+-- Defence in depth against the application itself: rows are never updated, and only rows at or
+-- before the retention anchor may be deleted. (Anyone with the file can drop these; the chain
+-- is what detects that.)
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only');
+END;
+CREATE TRIGGER audit_events_prune_only BEFORE DELETE ON audit_events
+WHEN OLD.seq > COALESCE((SELECT seq FROM audit_chain WHERE name = 'anchor'), 0)
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events rows are only removed by retention pruning');
+END;
 
 -- Credential-throttle state, so a restart does not reset an attacker's budget.
 CREATE TABLE throttle_state (
