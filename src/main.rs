@@ -1,11 +1,13 @@
 use clap::Parser;
-use shelfwarden::cli::{Cli, Command, serve, user};
+use shelfwarden::cli::{Cli, Command, apikey, audit, serve, user};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.data, args),
         Command::User { command } => user::run(&cli.data, command),
+        Command::Apikey { command } => apikey::run(&cli.data, command),
+        Command::Audit { command } => audit::run(&cli.data, command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

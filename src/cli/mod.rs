@@ -40,6 +40,16 @@ pub enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: apikey::ApikeyCommand,
+    },
+    /// Check, export or prune the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]
