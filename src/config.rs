@@ -168,6 +168,30 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_SCAN_ON_START"],
         key: "scan_on_start",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_ALLOW"],
+        key: "allow",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ADMIN_ALLOW"],
+        key: "admin_allow",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_API_KEY_REQUIRE_EXPIRY"],
+        key: "api_key_require_expiry",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_API_KEY_MAX_DAYS"],
+        key: "api_key_max_days",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_AUDIT_RETENTION_DAYS"],
+        key: "audit_retention_days",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ALLOWED_ORIGINS"],
+        key: "allowed_origins",
+    },
 ];
 
 /// Keys whose value may come from a file named by `<ENV>_FILE` (Docker/systemd secrets).
@@ -458,5 +482,21 @@ impl Config {
 
     pub fn password_policy(&self) -> crate::auth::password_policy::PasswordPolicy {
         crate::auth::password_policy::PasswordPolicy::new(self.password_min_length)
+    }
+}
+
+#[cfg(test)]
+mod env_reference {
+    /// Every key of the config file can also be set from the environment.
+    #[test]
+    fn every_key_has_an_environment_name() {
+        let defaults = toml::Value::try_from(super::Config::default()).expect("serialise");
+        let table = defaults.as_table().expect("table");
+        for key in table.keys() {
+            assert!(
+                super::ENV_KEYS.iter().any(|k| k.key == key),
+                "{key} has no environment variable"
+            );
+        }
     }
 }

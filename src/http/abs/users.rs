@@ -76,6 +76,8 @@ pub struct UserBody {
     permissions: Option<Value>,
     libraries_accessible: Option<Vec<String>>,
     item_tags_selected: Option<Vec<String>>,
+    /// Networks this user may connect from (CIDRs or presets); empty = anywhere.
+    allowed_networks: Option<Vec<String>>,
 }
 
 fn parse_type(t: &str) -> AppResult<UserType> {
@@ -111,6 +113,11 @@ fn apply(u: &mut User, body: &UserBody) -> AppResult<()> {
     }
     if let Some(tags) = &body.item_tags_selected {
         u.item_tags_selected = tags.clone();
+    }
+    if let Some(nets) = &body.allowed_networks {
+        crate::auth::allowlist::parse_list(nets)
+            .map_err(|e| AppError::bad_request(format!("allowedNetworks: {e}")))?;
+        u.allowed_networks = nets.clone();
     }
     Ok(())
 }
