@@ -2,8 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod error;
+pub mod library;
 pub mod model;
 pub mod store;
-pub mod library;

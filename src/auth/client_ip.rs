@@ -25,7 +25,10 @@ pub fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
 
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     }
 }
@@ -80,7 +83,8 @@ pub fn resolve(
             let text = v
                 .to_str()
                 .map_err(|_| ForwardedError("X-Forwarded-Proto is not text".into()))?;
-            text.split(',').any(|p| p.trim().eq_ignore_ascii_case("https"))
+            text.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("https"))
         }
         None => direct_tls,
     };

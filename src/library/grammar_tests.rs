@@ -18,6 +18,7 @@ fn folder_grammar_table() {
         Option<&'a str>,
         Option<&'a str>,
     );
+    #[rustfmt::skip]
     let table: &[Row] = &[
         ("Frank Herbert/Dune", false, "Dune", &["Frank Herbert"], &[], None, None, None, None),
         ("Dune.m4b", true, "Dune", &[], &[], None, None, None, None),
@@ -74,19 +75,27 @@ fn disc_folders() {
 
 #[test]
 fn filename_numbers() {
-    assert_eq!(numbers_from_filename("05 - Chapter.mp3", &[]), (None, Some(5)));
+    assert_eq!(
+        numbers_from_filename("05 - Chapter.mp3", &[]),
+        (None, Some(5))
+    );
     assert_eq!(
         numbers_from_filename("Book 2 - 07.mp3", &["Book 2"]),
         (None, Some(7))
     );
-    assert_eq!(numbers_from_filename("CD2 Track 03.mp3", &[]), (Some(2), Some(3)));
+    assert_eq!(
+        numbers_from_filename("CD2 Track 03.mp3", &[]),
+        (Some(2), Some(3))
+    );
     assert_eq!(numbers_from_filename("intro.mp3", &[]), (None, None));
 }
 
 #[test]
 fn never_panics_on_random_names() {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let alphabet: Vec<char> = " -.{}[]()/0123456789abcVolBookCDdisk,&;é漢\u{0}".chars().collect();
+    let alphabet: Vec<char> = " -.{}[]()/0123456789abcVolBookCDdisk,&;é漢\u{0}"
+        .chars()
+        .collect();
     for _ in 0..20_000 {
         let mut name = String::new();
         x ^= x << 13;
@@ -99,7 +108,7 @@ fn never_panics_on_random_names() {
             x ^= x << 17;
             name.push(alphabet[(x % alphabet.len() as u64) as usize]);
         }
-        let _ = parse_item_path(&name, x % 2 == 0, x % 3 == 0);
+        let _ = parse_item_path(&name, x.is_multiple_of(2), x.is_multiple_of(3));
         let _ = numbers_from_filename(&name, &["Vol", "é"]);
         let _ = is_disc_folder(&name);
     }

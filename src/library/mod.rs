@@ -14,3 +14,4 @@ pub mod model;
 pub mod probe;
 pub mod scan;
 pub mod sidecar;
+pub mod watch;

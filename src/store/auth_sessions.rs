@@ -38,7 +38,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuthSession> {
 
 pub fn insert(conn: &Connection, s: &AuthSession) -> StoreResult<()> {
     conn.execute(
-        &format!("INSERT INTO auth_sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!(
+            "INSERT INTO auth_sessions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
         params![
             s.id,
             s.user_id,
@@ -57,7 +59,9 @@ pub fn insert(conn: &Connection, s: &AuthSession) -> StoreResult<()> {
 
 pub fn by_id(conn: &Connection, id: &str) -> StoreResult<Option<AuthSession>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM auth_sessions WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM auth_sessions WHERE id = ?1"
+        ))?
         .query_row([id], from_row)
         .optional()?)
 }

@@ -82,7 +82,10 @@ impl Store {
             .map_err(|e| AppError::internal(format!("store task failed: {e}")))?
     }
 
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let conn = {
             let mut idle = self.inner.readers.lock().map_err(|_| poisoned())?;
             idle.pop()

@@ -6,7 +6,9 @@ use super::StoreResult;
 
 pub fn get(conn: &Connection, key: &str) -> StoreResult<Option<serde_json::Value>> {
     let text: Option<String> = conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }

@@ -114,7 +114,9 @@ pub fn by_username(conn: &Connection, username: &str) -> StoreResult<Option<User
 }
 
 pub fn list(conn: &Connection) -> StoreResult<Vec<User>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY created_at, username"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM users ORDER BY created_at, username"
+    ))?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -128,6 +130,9 @@ pub fn delete(conn: &Connection, id: &str) -> StoreResult<bool> {
 }
 
 pub fn touch_last_seen(conn: &Connection, id: &str, now: i64) -> StoreResult<()> {
-    conn.execute("UPDATE users SET last_seen = ?2 WHERE id = ?1", params![id, now])?;
+    conn.execute(
+        "UPDATE users SET last_seen = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
     Ok(())
 }
