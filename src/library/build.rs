@@ -173,8 +173,14 @@ pub fn build(input: BuildInput<'_>) -> Built {
         }
         None => None,
     };
+    // Over every audio file of the group, readable or not, exactly as `plan` matches it.
     let fingerprint = input.identity.fingerprint.clone().unwrap_or_else(|| {
-        let paths: Vec<&Path> = audio.iter().map(|a| Path::new(&a.metadata.path)).collect();
+        let paths: Vec<&Path> = g
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Audio)
+            .map(|f| f.path.as_path())
+            .collect();
         identity::fingerprint(&paths).unwrap_or_default()
     });
     let library_files: Vec<LibraryFile> = g

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod layout;
 pub mod metadata;
 pub mod model;
+pub mod plan;
 pub mod probe;
 pub mod scan;
 pub mod sidecar;
