@@ -4,6 +4,7 @@
 pub mod build;
 pub mod chapters;
 pub mod covers;
+pub mod folders;
 pub mod generator;
 pub mod grammar;
 pub mod html;
