@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::clock::{Clock, SystemClock};
@@ -70,13 +70,49 @@ pub struct ScanSummary {
     pub elapsed: Duration,
 }
 
-/// Scans one library. `progress` is called from the calling thread only.
+/// Libraries with a scan in progress in this process. Two scans of one library (watcher and
+/// admin at once) would race to add the same new folders.
+static RUNNING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct RunningGuard(String);
+
+impl RunningGuard {
+    fn acquire(library_id: &str) -> StoreResult<RunningGuard> {
+        let mut running = RUNNING
+            .lock()
+            .map_err(|_| AppError::internal("scan registry poisoned"))?;
+        if running.iter().any(|id| id == library_id) {
+            return Err(AppError::bad_request("Library is already being scanned"));
+        }
+        running.push(library_id.to_string());
+        Ok(RunningGuard(library_id.to_string()))
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Ok(mut running) = RUNNING.lock() {
+            running.retain(|id| *id != self.0);
+        }
+    }
+}
+
+/// Whether a scan of the library is running in this process.
+pub fn is_scanning(library_id: &str) -> bool {
+    RUNNING
+        .lock()
+        .is_ok_and(|r| r.iter().any(|id| id == library_id))
+}
+
+/// Scans one library; fails with 400 if it is already being scanned. `progress` is called from
+/// the calling thread only.
 pub fn scan_library(
     store: &Store,
     library_id: &str,
     opts: &ScanOptions,
     progress: &dyn Fn(&ScanProgress),
 ) -> StoreResult<ScanSummary> {
+    let _guard = RunningGuard::acquire(library_id)?;
     let started = Instant::now();
     let now = SystemClock.now_ms();
     let library = store
