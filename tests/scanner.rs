@@ -337,3 +337,26 @@ fn fixtures_scan_directly() {
         .expect("authors");
     assert!(!authors.is_empty());
 }
+
+#[test]
+fn cli_scan_creates_the_library_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let lib = tmp.path().join("My Books");
+    let data = tmp.path().join("data");
+    generate_library(&lib, 3, 1).expect("generate");
+    shelfwarden::cli::scan::run(&data, Some(&lib)).expect("scan");
+    shelfwarden::cli::scan::run(&data, Some(&lib)).expect("rescan");
+    shelfwarden::cli::scan::run(&data, None).expect("scan all");
+    let store = Store::open(&data.join("shelfwarden.sqlite")).expect("store");
+    let libs = store
+        .read_blocking(libraries::list_libraries)
+        .expect("list");
+    assert_eq!(libs.len(), 1);
+    assert_eq!(libs[0].name, "My Books");
+    assert!(libs[0].last_scan.is_some());
+    let n = store
+        .read_blocking(|c| items::count_items(c, &libs[0].id))
+        .expect("count");
+    assert_eq!(n, 3);
+    assert!(shelfwarden::cli::scan::run(&data, Some(&tmp.path().join("nope"))).is_err());
+}

@@ -2,6 +2,8 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod bench_scan;
+pub mod scan;
 pub mod serve;
 pub mod user;
 

@@ -161,7 +161,13 @@ pub fn build(input: BuildInput<'_>) -> Built {
 
     let item_path = input.folder_path.join(&g.rel);
     let cover_path = match covers::folder_cover(&g.files) {
-        Some(f) => Some(path_str(&f.path)),
+        Some(f) => {
+            // A folder image added since the last scan replaces an extracted one.
+            if !input.previous.is_empty() {
+                covers::remove_extracted(input.data_dir, &input.identity.id);
+            }
+            Some(path_str(&f.path))
+        }
         None if audio.iter().any(|a| a.embedded_cover_art.is_some()) => {
             let paths: Vec<PathBuf> = audio
                 .iter()
@@ -173,8 +179,14 @@ pub fn build(input: BuildInput<'_>) -> Built {
         }
         None => None,
     };
+    // Over every audio file of the group, readable or not, exactly as `plan` matches it.
     let fingerprint = input.identity.fingerprint.clone().unwrap_or_else(|| {
-        let paths: Vec<&Path> = audio.iter().map(|a| Path::new(&a.metadata.path)).collect();
+        let paths: Vec<&Path> = g
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Audio)
+            .map(|f| f.path.as_path())
+            .collect();
         identity::fingerprint(&paths).unwrap_or_default()
     });
     let library_files: Vec<LibraryFile> = g

@@ -208,7 +208,7 @@ pub fn parse_names(s: &str) -> Vec<String> {
             .filter(|p| !p.is_empty())
             .collect();
         let single_word = |p: &&str| !p.contains(' ');
-        let pairs = pieces.len() % 2 == 0
+        let pairs = pieces.len().is_multiple_of(2)
             && !pieces.is_empty()
             && (pieces.iter().all(single_word) || (pieces.len() == 2 && single_word(&pieces[0])));
         if pairs {

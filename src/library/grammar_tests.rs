@@ -18,6 +18,7 @@ fn folder_grammar_table() {
         Option<&'a str>,
         Option<&'a str>,
     );
+    #[rustfmt::skip]
     let table: &[Row] = &[
         (
             "Frank Herbert/Dune",
@@ -317,7 +318,7 @@ fn never_panics_on_random_names() {
             x ^= x << 17;
             name.push(alphabet[(x % alphabet.len() as u64) as usize]);
         }
-        let _ = parse_item_path(&name, x % 2 == 0, x % 3 == 0);
+        let _ = parse_item_path(&name, x.is_multiple_of(2), x.is_multiple_of(3));
         let _ = numbers_from_filename(&name, &["Vol", "é"]);
         let _ = is_disc_folder(&name);
     }
