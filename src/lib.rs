@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod library;
 pub mod listening;
 pub mod model;
 pub mod realtime;

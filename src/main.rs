@@ -1,5 +1,5 @@
 use clap::Parser;
-use shelfwarden::cli::{Cli, Command, backup, serve, user};
+use shelfwarden::cli::{Cli, Command, apikey, audit, backup, serve, user};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -7,6 +7,8 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(&cli.data, args),
         Command::User { command } => user::run(&cli.data, command),
         Command::Backup { command } => backup::run(&cli.data, command),
+        Command::Apikey { command } => apikey::run(&cli.data, command),
+        Command::Audit { command } => audit::run(&cli.data, command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,6 +1,10 @@
 //! The command line: one file per command group. `main.rs` only parses and dispatches.
 
+pub mod apikey;
+pub mod audit;
 pub mod backup;
+pub mod bench_scan;
+pub mod scan;
 pub mod serve;
 pub mod user;
 
@@ -43,6 +47,16 @@ pub enum Command {
     Backup {
         #[command(subcommand)]
         command: backup::BackupCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: apikey::ApikeyCommand,
+    },
+    /// Check, export or prune the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
 }
 

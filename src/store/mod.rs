@@ -4,9 +4,15 @@
 //! SQLite runs in WAL mode: one writer connection (SQLite allows one writer anyway) and a pool of
 //! reader connections. rusqlite is synchronous, so async callers go through `spawn_blocking`.
 
+pub mod api_keys;
+pub mod audit;
 pub mod auth_sessions;
+pub mod items;
+pub mod libraries;
 pub mod progress;
+pub mod scan_issues;
 pub mod settings;
+pub mod throttle;
 pub mod users;
 
 use std::path::{Path, PathBuf};

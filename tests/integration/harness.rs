@@ -154,11 +154,25 @@ impl Builder {
         self
     }
     pub async fn start(self) -> TestServer {
-        let data = tempfile::tempdir().expect("tempdir");
-        self.start_in(data).await
+        self.start_inner(true).await
     }
+
+    /// Starts without waiting for `/ping` to answer 200 (for servers that refuse the test client).
+    pub async fn start_unchecked(self) -> TestServer {
+        self.start_inner(false).await
+    }
+
+    async fn start_inner(self, check: bool) -> TestServer {
+        let data = tempfile::tempdir().expect("tempdir");
+        self.start_in_dir(data, check).await
+    }
+
     /// Starts on an existing data dir (e.g. one a backup was restored into).
     pub async fn start_in(self, data: tempfile::TempDir) -> TestServer {
+        self.start_in_dir(data, true).await
+    }
+
+    async fn start_in_dir(self, data: tempfile::TempDir, check: bool) -> TestServer {
         if let Some((name, pw)) = &self.admin {
             let out = run_cli(
                 data.path(),
@@ -173,7 +187,9 @@ impl Builder {
         }
         let log_path = data.path().join("server-test.log");
         let (child, base) = spawn(data.path(), &log_path, &self.env, &self.args);
-        wait_ready(&base).await;
+        if check {
+            wait_ready(&base).await;
+        }
         TestServer {
             base,
             data,

@@ -6,5 +6,6 @@
 
 mod backup;
 mod foundation;
+mod hardening;
 mod harness;
 mod users;

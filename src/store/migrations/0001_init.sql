@@ -46,6 +46,8 @@ CREATE TABLE auth_retired_refresh (
     retired_at INTEGER NOT NULL
 );
 
+-- API keys (src/auth/api_keys.rs): ABS-shaped JWTs handed out once; only their SHA-256 is stored.
+-- `scopes` is a JSON array of "read" | "progress" | "upload" | "admin".
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -61,6 +63,7 @@ CREATE TABLE api_keys (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+CREATE INDEX api_keys_user ON api_keys(user_id);
 
 CREATE TABLE libraries (
     id TEXT PRIMARY KEY,
@@ -71,6 +74,8 @@ CREATE TABLE libraries (
     provider TEXT NOT NULL DEFAULT 'google',
     settings TEXT NOT NULL DEFAULT '{}',
     last_scan INTEGER,
+    last_scan_version TEXT,
+    last_scan_precedence TEXT,           -- JSON list; a change forces a full re-merge
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -91,7 +96,8 @@ CREATE TABLE items (
     path TEXT NOT NULL,
     rel_path TEXT NOT NULL,
     ino TEXT NOT NULL DEFAULT '',
-    fingerprint TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT '',  -- hash of size + first/last 64 KiB of the audio files
+    signature TEXT NOT NULL DEFAULT '',    -- hash of every file's path, size, mtime, inode: unchanged = skip
     is_file INTEGER NOT NULL DEFAULT 0,
     is_missing INTEGER NOT NULL DEFAULT 0,
     is_invalid INTEGER NOT NULL DEFAULT 0,
@@ -121,6 +127,7 @@ CREATE TABLE items (
     author_names TEXT NOT NULL DEFAULT '',
     author_names_lf TEXT NOT NULL DEFAULT '',
     last_scan INTEGER,
+    scan_version TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -146,6 +153,7 @@ CREATE TABLE audio_files (
     codec TEXT,
     channels INTEGER,
     channel_layout TEXT,
+    time_base TEXT,
     language TEXT,
     mime_type TEXT NOT NULL,
     track_num_from_meta INTEGER,
@@ -156,12 +164,14 @@ CREATE TABLE audio_files (
     meta_tags TEXT NOT NULL DEFAULT '{}',
     chapters TEXT NOT NULL DEFAULT '[]',
     exclude INTEGER NOT NULL DEFAULT 0,
+    manually_verified INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     added_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (item_id, idx)
 );
-CREATE UNIQUE INDEX audio_files_item_ino ON audio_files(item_id, ino);
+-- Not unique: hard links can put one inode twice into an item.
+CREATE INDEX audio_files_item_ino ON audio_files(item_id, ino);
 
 CREATE TABLE chapters (
     item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
@@ -294,7 +304,8 @@ CREATE TABLE playback_sessions (
 );
 CREATE INDEX playback_sessions_user ON playback_sessions(user_id, updated_at);
 
--- Append-only, hash-chained audit log.
+-- Append-only, hash-chained audit log (src/audit.rs). Each row's hash covers the previous row's hash,
+-- so an edited, inserted or deleted row breaks the chain from that row on.
 CREATE TABLE audit_events (
     seq INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -308,6 +319,31 @@ CREATE TABLE audit_events (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE INDEX audit_events_at ON audit_events(at);
+CREATE INDEX audit_events_action ON audit_events(action, seq);
+CREATE INDEX audit_events_actor ON audit_events(actor_user_id, seq);
+
+-- 'head' is the newest row's (seq, hash), updated in the same transaction as every append, so
+-- deleting the newest rows is detected. 'anchor' is the last pruned row's (seq, hash): retention
+-- deletes the oldest rows and the chain is verified from there.
+CREATE TABLE audit_chain (
+    name TEXT PRIMARY KEY CHECK (name IN ('head', 'anchor')),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+
+-- Defence in depth against the application itself: rows are never updated, and only rows at or
+-- before the retention anchor may be deleted. (Anyone with the file can drop these; the chain
+-- is what detects that.)
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only');
+END;
+CREATE TRIGGER audit_events_prune_only BEFORE DELETE ON audit_events
+WHEN OLD.seq > COALESCE((SELECT seq FROM audit_chain WHERE name = 'anchor'), 0)
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events rows are only removed by retention pruning');
+END;
 
 -- Credential-throttle state, so a restart does not reset an attacker's budget.
 CREATE TABLE throttle_state (

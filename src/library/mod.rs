@@ -1,0 +1,19 @@
+//! The library scanner: from audiobook folders on disk to books in the store (issue 3).
+//! Nothing here writes to a library folder; derived files go into the data directory.
+
+pub mod build;
+pub mod chapters;
+pub mod covers;
+pub mod folders;
+pub mod generator;
+pub mod grammar;
+pub mod html;
+pub mod identity;
+pub mod layout;
+pub mod metadata;
+pub mod model;
+pub mod plan;
+pub mod probe;
+pub mod scan;
+pub mod sidecar;
+pub mod watch;
