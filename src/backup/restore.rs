@@ -56,6 +56,9 @@ pub fn restore_backup(
 
     let staging = scratch_dir(&parent, ".shelfwarden-restore-")?;
     let (manifest, check) = unpack_and_check(backup, decryption, staging.path(), &opts.limits)?;
+    if let Err(e) = audit_restore(staging.path(), backup, &manifest) {
+        tracing::warn!(error = %format!("{e:#}"), "cannot note the restore in the audit log");
+    }
 
     let mut previous = None;
     match existing {
@@ -90,4 +93,24 @@ pub fn restore_backup(
         users: check.users,
         previous,
     })
+}
+
+/// The restored server's audit log says where its state came from.
+fn audit_restore(staging: &Path, backup: &Path, manifest: &Manifest) -> anyhow::Result<()> {
+    use crate::audit::{self, Action, AuditEvent};
+    let mut conn = rusqlite::Connection::open(staging.join(crate::server::DB_FILE_NAME))?;
+    let tx = conn.transaction()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let event = AuditEvent::new(Action::BackupRestore)
+        .target(backup.display().to_string())
+        .details(serde_json::json!({
+            "createdAt": manifest.created_at,
+            "shelfwardenVersion": manifest.shelfwarden_version,
+            "schemaVersion": manifest.schema_version,
+            "files": manifest.files.len(),
+            "includesSecrets": manifest.includes_secrets,
+        }));
+    audit::append(&tx, &event, now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.commit()?;
+    Ok(())
 }

@@ -11,6 +11,7 @@ use super::crypto::Encryption;
 use super::offsite::{self, S3Settings};
 use super::schedule::{CronSchedule, RetentionPolicy};
 use super::status;
+use crate::audit::{self, Action, AuditEvent};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::store::Store;
@@ -25,6 +26,8 @@ pub struct Job {
     pub destinations: Vec<PathBuf>,
     pub s3: Option<S3Settings>,
     pub policy: RetentionPolicy,
+    /// Who asked (user id, name) for the audit log; `None` for the scheduler and the CLI.
+    pub actor: Option<(String, String)>,
 }
 
 impl Job {
@@ -42,6 +45,7 @@ impl Job {
                 weekly: config.backup_keep_weekly,
                 monthly: config.backup_keep_monthly,
             },
+            actor: None,
         }
     }
 }
@@ -66,20 +70,37 @@ pub async fn run_once(
     now_ms: i64,
 ) -> anyhow::Result<RunOutcome> {
     let result = run_inner(store, job, encryption, out, offsite, now_ms).await;
-    let store2 = store.clone();
+    let mut event = AuditEvent::new(Action::BackupCreate);
+    if let Some((id, name)) = &job.actor {
+        event = event.actor(id.clone(), name.clone());
+    }
     let recorded = match &result {
         Ok(o) => {
             let file = o.backup.path.display().to_string();
             let size = o.backup.size;
             let errors = o.offsite_errors.clone();
-            store2
-                .write(move |tx| status::record_success(tx, now_ms, &file, size, errors))
+            let event = event.target(file.clone()).details(serde_json::json!({
+                "ok": errors.is_empty(),
+                "bytes": size,
+                "sha256": o.backup.sha256,
+                "copies": o.copies,
+                "offsiteErrors": errors,
+            }));
+            store
+                .write(move |tx| {
+                    status::record_success(tx, now_ms, &file, size, errors)?;
+                    audit::append(tx, &event, now_ms).map(|_| ())
+                })
                 .await
         }
         Err(e) => {
             let msg = format!("{e:#}");
-            store2
-                .write(move |tx| status::record_failure(tx, now_ms, &msg))
+            let event = event.details(serde_json::json!({ "ok": false, "error": msg }));
+            store
+                .write(move |tx| {
+                    status::record_failure(tx, now_ms, &msg)?;
+                    audit::append(tx, &event, now_ms).map(|_| ())
+                })
                 .await
         }
     };
@@ -338,5 +359,16 @@ mod tests {
         let h = store.read(status::health).await.expect("health");
         assert_eq!(h.state, "failing");
         assert_eq!(h.status.last_failure_ms, Some(5_000));
+        let audited = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM audit_events WHERE action = 'backup.create'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .await
+            .expect("audit");
+        assert_eq!(audited, 1, "the failure is audited");
     }
 }

@@ -198,6 +198,17 @@ async fn backup_while_writing_then_restore_keeps_users() {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .expect("check");
         assert_eq!(check, "ok");
+        let restores: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM audit_events WHERE action = 'backup.restore'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("audit");
+        assert_eq!(
+            restores, 1,
+            "the restore is on the restored server's record"
+        );
     }
 
     server.stop();

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::app::AppState;
+use crate::audit::{self, Action, AuditEvent};
 use crate::auth::extract::AdminUser;
 use crate::backup::{self, runner};
 use crate::error::{AppError, AppResult};
@@ -60,9 +61,10 @@ pub async fn list(
 /// Makes a backup now with the configured key, then copies and prunes as a scheduled run would.
 pub async fn create(
     State(state): State<AppState>,
-    AdminUser(_admin): AdminUser,
+    AdminUser(admin): AdminUser,
 ) -> AppResult<Json<Value>> {
-    let job = runner::Job::from_config(&state.config, state.data_dir.clone());
+    let mut job = runner::Job::from_config(&state.config, state.data_dir.clone());
+    job.actor = Some((admin.user.id.clone(), admin.user.username.clone()));
     if job.passphrase_file.is_none() && job.recipients.is_empty() {
         return Err(AppError::bad_request(
             "no backup key configured: set backup_passphrase_file or backup_recipients",
@@ -94,7 +96,7 @@ pub async fn create(
 /// walk out of the backups folder.
 pub async fn download(
     State(state): State<AppState>,
-    AdminUser(_admin): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     req: Request,
 ) -> AppResult<Response> {
@@ -105,6 +107,15 @@ pub async fn download(
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return Err(AppError::not_found());
     }
+    // A copy of every account leaving the server is on the record, encrypted or not.
+    let event = AuditEvent::new(Action::Other("backup.download".into()))
+        .actor(admin.user.id.clone(), admin.user.username.clone())
+        .target(id.clone());
+    let now = state.now_ms();
+    state
+        .store
+        .write(move |tx| audit::append(tx, &event, now).map(|_| ()))
+        .await?;
     let served = tower_http::services::ServeFile::new(&path)
         .oneshot(req)
         .await
