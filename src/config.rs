@@ -478,10 +478,12 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Resul
     for (name, _) in env {
         if let Some(rest) = name.strip_prefix("SHELFWARDEN_") {
             let base = rest.strip_suffix("_FILE").unwrap_or(rest);
+            // `rest` too: a key may itself end in _FILE (backup_passphrase_file).
             let known = ENV_KEYS.iter().any(|k| {
-                k.names
-                    .iter()
-                    .any(|n| n.strip_prefix("SHELFWARDEN_") == Some(base))
+                k.names.iter().any(|n| {
+                    let n = n.strip_prefix("SHELFWARDEN_");
+                    n == Some(base) || n == Some(rest)
+                })
             }) || OTHER_ENV.contains(&name.as_str());
             if !known {
                 bail!(
@@ -650,6 +652,19 @@ mod tests {
             ]),
         )
         .expect("load");
+        let p = Config::load(
+            dir.path(),
+            None,
+            &env(&[
+                ("SHELFWARDEN_BACKUP_SCHEDULE", "@daily"),
+                ("SHELFWARDEN_BACKUP_PASSPHRASE_FILE", "/etc/pass"),
+            ]),
+        )
+        .expect("a key whose own name ends in _FILE");
+        assert_eq!(
+            p.backup_passphrase_file.as_deref(),
+            Some(Path::new("/etc/pass"))
+        );
         assert_eq!(c.backup_destinations.len(), 2);
         assert_eq!(c.backup_s3_secret_access_key.as_deref(), Some("sekrit"));
         assert_eq!(c.backup_keep_daily, 3);

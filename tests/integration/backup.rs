@@ -803,3 +803,39 @@ async fn admin_api_creates_lists_and_downloads() {
         assert_eq!(r.status(), 404, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn server_with_a_schedule_starts_and_reports_an_unusable_key() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let missing = keys.path().join("missing-pass");
+    let mut server = TestServer::builder()
+        .admin("root", PASSWORD)
+        .env("SHELFWARDEN_BACKUP_SCHEDULE", "30 1 * * *")
+        .env("SHELFWARDEN_BACKUP_PASSPHRASE_FILE", s(&missing))
+        .start()
+        .await;
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = ok(&cli(server.data.path(), &["backup", "list"], &[]));
+        if status.contains("failing") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(status.contains("\"state\":\"failing\""), "{status}");
+    assert!(
+        server.log().contains("SCHEDULED BACKUPS WILL FAIL"),
+        "{}",
+        server.log()
+    );
+    server.stop();
+
+    // A schedule without any key is refused at start, with a message saying what to set.
+    let out = cli(
+        server.data.path(),
+        &["serve", "--port", "0", "--allow-root"],
+        &[("SHELFWARDEN_BACKUP_SCHEDULE", "30 1 * * *".to_string())],
+    );
+    let err = refused(&out);
+    assert!(err.contains("backup_passphrase_file"), "{err}");
+}
