@@ -221,6 +221,14 @@ pub fn next_run_ms(schedule: &CronSchedule, now_ms: i64) -> Option<i64> {
     schedule.next_after(now).map(|t| t.timestamp_millis())
 }
 
+/// True when a scheduled run fell between the last success and now (the server was down or asleep
+/// at that minute): the scheduler then runs once at start instead of waiting for the next slot.
+pub fn missed_run(schedule: &CronSchedule, last_success_ms: Option<i64>, now_ms: i64) -> bool {
+    last_success_ms
+        .and_then(|last| next_run_ms(schedule, last))
+        .is_some_and(|due| due <= now_ms)
+}
+
 /// Longest single sleep: the wall clock is re-read at least this often, so a suspended laptop or
 /// a corrected clock does not push a backup back by hours.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -252,7 +260,19 @@ pub async fn run_scheduler(store: Store, config: Config, data_dir: PathBuf, cloc
         }
     }
     tracing::info!(schedule = %spec, "scheduled backups on");
+    let last_success = store
+        .read(status::load)
+        .await
+        .ok()
+        .and_then(|s| s.last_success_ms);
+    let mut catch_up = missed_run(&schedule, last_success, clock.now_ms());
     loop {
+        if std::mem::take(&mut catch_up) {
+            tracing::warn!(
+                "a scheduled backup was missed while the server was down; running it now"
+            );
+            run_logged(&store, &job, clock.now_ms()).await;
+        }
         let Some(next) = next_run_ms(&schedule, clock.now_ms()) else {
             tracing::warn!(schedule = %spec, "backup_schedule never fires");
             return;
@@ -265,17 +285,20 @@ pub async fn run_scheduler(store: Store, config: Config, data_dir: PathBuf, cloc
             let wait = Duration::from_millis(wait.unsigned_abs()).min(MAX_SLEEP);
             tokio::time::sleep(wait).await;
         }
-        let now = clock.now_ms();
-        match run_once(&store, &job, None, None, true, now).await {
-            Ok(o) => tracing::info!(
-                file = %o.backup.path.display(),
-                bytes = o.backup.size,
-                copies = o.copies.len(),
-                pruned = o.pruned.len(),
-                "scheduled backup done"
-            ),
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "SCHEDULED BACKUP FAILED"),
-        }
+        run_logged(&store, &job, clock.now_ms()).await;
+    }
+}
+
+async fn run_logged(store: &Store, job: &Job, now: i64) {
+    match run_once(store, job, None, None, true, now).await {
+        Ok(o) => tracing::info!(
+            file = %o.backup.path.display(),
+            bytes = o.backup.size,
+            copies = o.copies.len(),
+            pruned = o.pruned.len(),
+            "scheduled backup done"
+        ),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "SCHEDULED BACKUP FAILED"),
     }
 }
 
@@ -301,6 +324,25 @@ mod tests {
         assert_eq!(
             next_run_ms(&daily, t + 90 * 60_000),
             Some(t + 90 * 60_000 + 86_400_000)
+        );
+    }
+
+    #[test]
+    fn a_missed_slot_is_caught_up_once() {
+        let daily: CronSchedule = "30 1 * * *".parse().expect("cron");
+        let day = 86_400_000;
+        let t = 1_767_225_600_000 + 90 * 60_000; // 2026-01-01T01:30Z, a slot
+        assert!(
+            !missed_run(&daily, None, t + 5 * day),
+            "never backed up: wait for the slot"
+        );
+        assert!(
+            !missed_run(&daily, Some(t), t + day - 1),
+            "next slot not yet reached"
+        );
+        assert!(
+            missed_run(&daily, Some(t), t + day + 60_000),
+            "slot passed while down"
         );
     }
 
