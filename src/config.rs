@@ -45,6 +45,8 @@ pub struct Config {
     pub log_format: String,
     /// Scan the libraries at start.
     pub scan_on_start: bool,
+    /// Watch library folders and rescan after changes (a library can also turn its watcher off).
+    pub watch_libraries: bool,
     /// Networks allowed to reach the server at all (CIDRs or presets `lan`, `tailscale`, `loopback`); empty = all.
     pub allow: Vec<String>,
     /// Networks from which admins may log in and use admin routes; empty = all.
@@ -81,6 +83,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             scan_on_start: true,
+            watch_libraries: true,
             allow: Vec::new(),
             admin_allow: Vec::new(),
             api_key_require_expiry: true,

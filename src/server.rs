@@ -98,6 +98,8 @@ pub fn build_state(
         realtime: Some(realtime.clone()),
         throttle: Arc::new(throttle),
         allowlists,
+        catalog: Default::default(),
+        tasks: Default::default(),
     });
     realtime.install(&state);
     Ok((state, layers))
@@ -158,4 +160,21 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Libraries from the command line, then watchers and a first scan for every library.
+pub fn start_background(state: &AppState) -> anyhow::Result<()> {
+    crate::tasks::ensure_libraries(state, &state.config.libraries)?;
+    let all = state
+        .store
+        .read_blocking(crate::store::libraries::list_libraries)?;
+    for lib in &all {
+        crate::tasks::watch_library(state, lib);
+        if state.config.scan_on_start
+            && let Err(e) = crate::tasks::start_scan(state, lib, false)
+        {
+            tracing::warn!(library = %lib.name, error = %e, "scan at start not started");
+        }
+    }
+    Ok(())
 }

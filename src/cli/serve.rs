@@ -29,6 +29,7 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let (state, socket_layers) = server::build_state(config, data.to_path_buf())?;
         server::announce_setup(&state)?;
+        server::start_background(&state)?;
         server::serve(state, socket_layers).await
     })
 }
