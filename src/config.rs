@@ -45,6 +45,36 @@ pub struct Config {
     pub log_format: String,
     /// Scan the libraries at start.
     pub scan_on_start: bool,
+    /// `auto` (decide from bind and certificates), `off`, `files`, `self-signed` or `acme`.
+    pub tls: String,
+    /// PEM certificate chain for `tls = "files"`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls = "files"`.
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback bind.
+    pub insecure_http: bool,
+    /// The server sits behind a reverse proxy that terminates TLS (see docs/TLS.md).
+    pub behind_proxy: bool,
+    /// Plain-HTTP port that redirects to HTTPS and answers ACME HTTP-01 challenges.
+    pub redirect_port: Option<u16>,
+    /// `Strict-Transport-Security` max-age on HTTPS responses, seconds; 0 disables.
+    pub hsts_max_age: u64,
+    /// Domains to obtain a certificate for with ACME.
+    pub acme_domains: Vec<String>,
+    /// Contact address given to the ACME CA (expiry warnings).
+    pub acme_email: Option<String>,
+    /// ACME directory URL; Let's Encrypt production when unset.
+    pub acme_directory: Option<String>,
+    /// Use Let's Encrypt's staging directory (untrusted certificates, generous rate limits).
+    pub acme_staging: bool,
+    /// PEM root that the ACME directory's own HTTPS certificate chains to (private CAs).
+    pub acme_ca_root: Option<PathBuf>,
+    /// `auto` (HTTP-01 when a redirect port is set, else TLS-ALPN-01), `http-01` or `tls-alpn-01`.
+    pub acme_challenge: String,
+    /// Renew this many days before expiry; unset means 30 days or a third of the lifetime, whichever is less.
+    pub acme_renew_before_days: Option<u32>,
+    /// Longest wait between certificate checks, seconds.
+    pub acme_check_interval: u64,
 }
 
 impl Default for Config {
@@ -69,6 +99,21 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             scan_on_start: true,
+            tls: "auto".into(),
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            behind_proxy: false,
+            redirect_port: None,
+            hsts_max_age: 31_536_000,
+            acme_domains: Vec::new(),
+            acme_email: None,
+            acme_directory: None,
+            acme_staging: false,
+            acme_ca_root: None,
+            acme_challenge: "auto".into(),
+            acme_renew_before_days: None,
+            acme_check_interval: 43_200,
         }
     }
 }
@@ -150,7 +195,70 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_SCAN_ON_START"],
         key: "scan_on_start",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_TLS"],
+        key: "tls",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_TLS_CERT"],
+        key: "tls_cert",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_TLS_KEY"],
+        key: "tls_key",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_INSECURE_HTTP"],
+        key: "insecure_http",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BEHIND_PROXY"],
+        key: "behind_proxy",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_REDIRECT_PORT"],
+        key: "redirect_port",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_HSTS_MAX_AGE"],
+        key: "hsts_max_age",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_DOMAINS"],
+        key: "acme_domains",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_EMAIL"],
+        key: "acme_email",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_DIRECTORY"],
+        key: "acme_directory",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_STAGING"],
+        key: "acme_staging",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_CA_ROOT"],
+        key: "acme_ca_root",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_CHALLENGE"],
+        key: "acme_challenge",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_RENEW_BEFORE_DAYS"],
+        key: "acme_renew_before_days",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_CHECK_INTERVAL"],
+        key: "acme_check_interval",
+    },
 ];
+
+/// Optional whole-number keys: absent from the serialized defaults, so their type is listed here.
+const OPTIONAL_INT_KEYS: &[&str] = &["redirect_port", "acme_renew_before_days"];
 
 /// Keys whose value may come from a file named by `<ENV>_FILE` (Docker/systemd secrets).
 const SECRET_KEYS: &[&str] = &["jwt_secret"];
@@ -234,6 +342,7 @@ impl Config {
         {
             bail!("public_url must start with https:// (or http://)");
         }
+        crate::tls::validate(self)?;
         for net in &self.trusted_proxies {
             if net.prefix_len() == 0 {
                 bail!(
@@ -283,7 +392,13 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Resul
 fn env_value(key: &str, raw: &str) -> anyhow::Result<toml::Value> {
     let defaults = toml::Value::try_from(Config::default())?;
     let expected = defaults.get(key);
+    let integer = OPTIONAL_INT_KEYS.contains(&key);
     Ok(match expected {
+        _ if integer => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{key} must be a whole number, got {raw:?}"))?,
+        ),
         Some(toml::Value::Integer(_)) => toml::Value::Integer(
             raw.trim()
                 .parse()

@@ -15,3 +15,4 @@ pub mod model;
 pub mod realtime;
 pub mod server;
 pub mod store;
+pub mod tls;

@@ -11,6 +11,8 @@ pub const PASSWORD: &str = "correct horse battery staple 42";
 
 pub struct TestServer {
     pub base: String,
+    /// Lines the server printed on stdout before its "listening" line (fingerprint, redirect address).
+    pub startup: Vec<String>,
     pub data: tempfile::TempDir,
     pub log_path: PathBuf,
     child: Option<Child>,
@@ -111,10 +113,21 @@ impl TestServer {
         }
     }
 
+    /// Sets an environment variable for the next `restart`.
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.env.retain(|(name, _)| name != k);
+        self.env.push((k.into(), v.into()));
+    }
+
+    /// Process id, for sending signals.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Starts the server again on the same data dir.
     pub async fn restart(&mut self) {
         self.kill9();
-        let (child, base) = spawn(
+        let (child, base, startup) = spawn(
             self.data.path(),
             &self.log_path,
             &self.env,
@@ -122,6 +135,7 @@ impl TestServer {
         );
         self.child = Some(child);
         self.base = base;
+        self.startup = startup;
         wait_ready(&self.base).await;
     }
 }
@@ -168,10 +182,11 @@ impl Builder {
             );
         }
         let log_path = data.path().join("server-test.log");
-        let (child, base) = spawn(data.path(), &log_path, &self.env, &self.args);
+        let (child, base, startup) = spawn(data.path(), &log_path, &self.env, &self.args);
         wait_ready(&base).await;
         TestServer {
             base,
+            startup,
             data,
             log_path,
             child: Some(child),
@@ -186,7 +201,7 @@ fn spawn(
     log_path: &Path,
     env: &[(String, String)],
     args: &[String],
-) -> (Child, String) {
+) -> (Child, String, Vec<String>) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -205,6 +220,7 @@ fn spawn(
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
+    let mut startup = Vec::new();
     let base = loop {
         line.clear();
         let n = reader.read_line(&mut line).expect("read stdout");
@@ -215,6 +231,7 @@ fn spawn(
         if let Some(rest) = line.trim().strip_prefix("Shelfwarden listening on ") {
             break rest.trim().to_string();
         }
+        startup.push(line.trim().to_string());
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || {
@@ -223,12 +240,19 @@ fn spawn(
             sink.clear();
         }
     });
-    (child, base)
+    (child, base, startup)
 }
 
 async fn wait_ready(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
+    // Over HTTPS the certificate is checked by the tests themselves; an ACME certificate may take
+    // a while to be issued, so HTTPS gets a longer wait.
+    let https = base.starts_with("https://");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(https)
+        .build()
+        .expect("client");
+    let tries = if https { 2400 } else { 200 };
+    for _ in 0..tries {
         if let Ok(r) = client.get(format!("{base}/ping")).send().await
             && r.status().is_success()
         {

@@ -4,4 +4,5 @@
 
 mod foundation;
 mod harness;
+mod tls;
 mod users;
