@@ -277,5 +277,45 @@ pub fn alpn_certificate(domain: &str, digest: &[u8]) -> anyhow::Result<rustls::s
     let mut params = rcgen::CertificateParams::new(vec![domain.to_string()])?;
     params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
     let cert = params.self_signed(&key)?;
-    certified_key_from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+    // Not `CertifiedKey::from_der`: its key check parses the certificate with webpki, which
+    // rejects the critical acmeIdentifier extension this certificate exists to carry.
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(key.serialize_der());
+    let signer = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(der.into())?;
+    Ok(rustls::sign::CertifiedKey::new(
+        vec![cert.der().clone()],
+        signer,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_certificate_carries_the_domain() {
+        let k = alpn_certificate("books.example.org", &[7u8; 32]).expect("cert");
+        assert_eq!(k.cert.len(), 1);
+        assert!(k.key.public_key().is_some());
+    }
+
+    #[test]
+    fn directory_and_challenge_from_config() {
+        let dir = std::path::Path::new("/data");
+        let mut c = Config::default();
+        let s = Settings::from_config(&c, dir);
+        assert_eq!(s.directory, LETS_ENCRYPT);
+        assert_eq!(s.challenge, Challenge::TlsAlpn01);
+        c.acme_staging = true;
+        c.redirect_port = Some(80);
+        let s = Settings::from_config(&c, dir);
+        assert_eq!(s.directory, LETS_ENCRYPT_STAGING);
+        assert_eq!(s.challenge, Challenge::Http01);
+        c.acme_directory = Some("https://ca.internal/dir".into());
+        assert_eq!(
+            Settings::from_config(&c, dir).directory,
+            "https://ca.internal/dir"
+        );
+    }
 }

@@ -136,7 +136,7 @@ impl TestServer {
         self.child = Some(child);
         self.base = base;
         self.startup = startup;
-        wait_ready(&self.base).await;
+        wait_ready(&self.base, &self.log_path).await;
     }
 }
 
@@ -183,7 +183,7 @@ impl Builder {
         }
         let log_path = data.path().join("server-test.log");
         let (child, base, startup) = spawn(data.path(), &log_path, &self.env, &self.args);
-        wait_ready(&base).await;
+        wait_ready(&base, &log_path).await;
         TestServer {
             base,
             startup,
@@ -243,7 +243,7 @@ fn spawn(
     (child, base, startup)
 }
 
-async fn wait_ready(base: &str) {
+async fn wait_ready(base: &str, log_path: &Path) {
     // Over HTTPS the certificate is checked by the tests themselves; an ACME certificate may take
     // a while to be issued, so HTTPS gets a longer wait.
     let https = base.starts_with("https://");
@@ -260,7 +260,8 @@ async fn wait_ready(base: &str) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("server at {base} never answered /ping");
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    panic!("server at {base} never answered /ping; log:\n{log}");
 }
 
 pub fn client() -> reqwest::Client {

@@ -13,16 +13,36 @@ use shelfwarden::tls::der;
 
 use crate::harness::{PASSWORD, TestServer, client};
 
+/// rustls client settings trusting only `root` (DER), without session resumption: a resumed
+/// session would report the certificate of the first handshake, hiding a reload.
+fn rustls_client_config(root: &[u8]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(root.to_vec()))
+        .expect("root");
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    config
+}
+
 /// A client that trusts only `root` (DER) and reports the certificate it was shown.
-fn tls_client(root: &[u8]) -> reqwest::Client {
+fn tls_client_builder(root: &[u8]) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_der(root).expect("root"))
+        .use_preconfigured_tls(rustls_client_config(root))
         .tls_info(true)
+        // A fresh connection per request, so a reloaded certificate is seen.
+        .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+}
+
+fn tls_client(root: &[u8]) -> reqwest::Client {
+    tls_client_builder(root).build().expect("client")
 }
 
 fn first_cert_der(pem_path: &Path) -> Vec<u8> {
@@ -495,11 +515,7 @@ async fn acme_issuance_and_renewal_against_pebble() {
         .await;
     let root = pebble.root_der(&ca).await;
     let client_for = |addr: SocketAddr| {
-        reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_der(&root).expect("root"))
-            .tls_info(true)
+        tls_client_builder(&root)
             .resolve(domain, addr)
             .build()
             .expect("client")
