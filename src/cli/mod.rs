@@ -30,6 +30,8 @@ fn long_version() -> &'static str {
     )
 }
 
+// Parsed once per process; boxing the serve flags would only complicate dispatch in main.rs.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
