@@ -246,3 +246,29 @@ async fn download<S: AsyncRead + AsyncWrite + Unpin>(
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     Ok(total as f64 / (1024.0 * 1024.0) / secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_run_produces_figures() {
+        let report = run(&BenchTlsArgs {
+            handshakes: 16,
+            concurrency: 2,
+            size_mib: 2,
+            rounds: 1,
+        })
+        .expect("bench");
+        assert!(report.handshakes_per_sec > 0.0);
+        assert!(report.https_mib_per_sec > 0.0 && report.http_mib_per_sec > 0.0);
+        assert_eq!(report.tls_version, "TLSv1_3");
+    }
+
+    /// The full benchmark: `cargo test --lib bench_tls -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn full_benchmark() {
+        run(&BenchTlsArgs::default()).expect("bench");
+    }
+}
