@@ -491,6 +491,41 @@ mod tests {
     }
 
     #[test]
+    fn tls_keys_from_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Config::load(
+            dir.path(),
+            None,
+            &env(&[
+                ("SHELFWARDEN_REDIRECT_PORT", "80"),
+                ("SHELFWARDEN_ACME_DOMAINS", "a.example.org, b.example.org"),
+                ("SHELFWARDEN_ACME_RENEW_BEFORE_DAYS", "20"),
+                ("SHELFWARDEN_HSTS_MAX_AGE", "0"),
+                ("SHELFWARDEN_ACME_STAGING", "1"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.redirect_port, Some(80));
+        assert_eq!(c.acme_domains, vec!["a.example.org", "b.example.org"]);
+        assert_eq!(c.acme_renew_before_days, Some(20));
+        assert_eq!(c.hsts_max_age, 0);
+        assert!(c.acme_staging);
+        let bad = [
+            vec![("SHELFWARDEN_TLS", "on")],
+            vec![("SHELFWARDEN_TLS", "files")],
+            vec![("SHELFWARDEN_ACME_DIRECTORY", "http://ca.test/dir")],
+            vec![("SHELFWARDEN_ACME_CHALLENGE", "http-01")],
+            vec![("HOST", "0.0.0.0"), ("SHELFWARDEN_TLS", "off")],
+        ];
+        for case in bad {
+            assert!(
+                Config::load(dir.path(), None, &env(&case)).is_err(),
+                "{case:?} must be refused"
+            );
+        }
+    }
+
+    #[test]
     fn insecure_combinations_fail_closed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let bad = [

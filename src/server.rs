@@ -138,6 +138,11 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
         }
     };
     if decision.mode == tls::Mode::Off {
+        if state.config.redirect_port.is_some() {
+            tracing::warn!(
+                "redirect_port is ignored: TLS is off, so there is nothing to redirect to"
+            );
+        }
         println!("Shelfwarden listening on http://{local}");
         tracing::info!(%local, reason = decision.reason, sqlite = crate::store::sqlite_version(), "listening (plain HTTP)");
         axum::serve(

@@ -107,6 +107,37 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn answers_http01_and_redirects_the_rest() {
+        use tower::ServiceExt;
+        let store = CertStore::new();
+        store.put_http_challenge("tok", "tok.thumb");
+        let app = router(store, 8443, None);
+        let get = |uri: &str| {
+            Request::builder()
+                .uri(uri)
+                .header(header::HOST, "books.test")
+                .body(Body::empty())
+                .expect("request")
+        };
+        let r = app
+            .clone()
+            .oneshot(get("/.well-known/acme-challenge/tok"))
+            .await
+            .expect("response");
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(&body[..], b"tok.thumb");
+        let r = app.oneshot(get("/x?y=1")).await.expect("response");
+        assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "https://books.test:8443/x?y=1"
+        );
+    }
+
     #[test]
     fn host_header_is_checked() {
         let req = |h: &str| {

@@ -85,3 +85,123 @@ impl ResolvesServerCert for CertStore {
         self.current()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    /// Accepts any certificate and signature: these tests look at which certificate is presented.
+    /// (webpki cannot even parse the validation certificate: its acmeIdentifier extension is
+    /// critical and unknown to it.)
+    #[derive(Debug)]
+    struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCert {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// Handshakes over an in-memory pipe; returns the presented leaf and the negotiated ALPN.
+    async fn handshake(
+        store: Arc<CertStore>,
+        alpn: &[u8],
+        sni: &str,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = Arc::new(crate::tls::server_config(store, true).ok()?);
+        let mut client = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+            .with_no_client_auth();
+        client.alpn_protocols = vec![alpn.to_vec()];
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let acceptor = tokio_rustls::TlsAcceptor::from(server);
+        tokio::spawn(async move {
+            let _ = acceptor.accept(b).await;
+        });
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(ServerName::try_from(sni.to_string()).ok()?, a)
+            .await
+            .ok()?;
+        let conn = tls.get_ref().1;
+        Some((
+            conn.peer_certificates()?.first()?.to_vec(),
+            conn.alpn_protocol()?.to_vec(),
+        ))
+    }
+
+    fn self_signed(name: &str) -> Arc<CertifiedKey> {
+        let (cert, key) = crate::tls::self_signed::generate(&[name.to_string()]).expect("cert");
+        Arc::new(
+            crate::tls::files::certified_key_from_pem(cert.as_bytes(), key.as_bytes())
+                .expect("key"),
+        )
+    }
+
+    #[tokio::test]
+    async fn tls_alpn_01_gets_the_challenge_certificate_others_the_real_one() {
+        let store = CertStore::new();
+        let real = self_signed("books.test");
+        store.set(real.clone());
+        let challenge =
+            Arc::new(crate::tls::acme::alpn_certificate("books.test", &[9u8; 32]).expect("cert"));
+        store.put_alpn_challenge("books.test", challenge.clone());
+
+        let (cert, alpn) = handshake(store.clone(), ACME_TLS_ALPN, "books.test")
+            .await
+            .expect("validation handshake");
+        assert_eq!(alpn, ACME_TLS_ALPN);
+        assert_eq!(cert, challenge.cert[0].to_vec());
+
+        let (cert, alpn) = handshake(store.clone(), b"http/1.1", "books.test")
+            .await
+            .expect("normal handshake");
+        assert_eq!(alpn, b"http/1.1");
+        assert_eq!(cert, real.cert[0].to_vec());
+
+        // No pending challenge for that name: the validation handshake fails.
+        assert!(
+            handshake(store.clone(), ACME_TLS_ALPN, "other.test")
+                .await
+                .is_none()
+        );
+        store.clear_challenges();
+        assert!(
+            handshake(store, ACME_TLS_ALPN, "books.test")
+                .await
+                .is_none()
+        );
+    }
+}
