@@ -273,6 +273,18 @@ impl Config {
         config_file: Option<&Path>,
         env: &[(String, String)],
     ) -> anyhow::Result<Config> {
+        let cfg = Config::load_unvalidated(data_dir, config_file, env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The layers without `validate`, for callers that add command-line flags first: a check such
+    /// as "http-01 needs redirect_port" must see the flags too.
+    pub fn load_unvalidated(
+        data_dir: &Path,
+        config_file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Config> {
         let mut table = toml::Table::new();
         let file = match config_file {
             Some(p) => Some(p.to_path_buf()),
@@ -294,7 +306,6 @@ impl Config {
             .map_err(|e: toml::de::Error| {
                 anyhow::anyhow!("invalid configuration: {}", e.message())
             })?;
-        cfg.validate()?;
         Ok(cfg)
     }
 

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::server;
 
 pub fn load_config(data: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
-    let mut config = Config::load(data, args.config.as_deref(), &process_env())?;
+    let mut config = Config::load_unvalidated(data, args.config.as_deref(), &process_env())?;
     if let Some(bind) = args.bind {
         config.bind = bind;
     }

@@ -167,6 +167,10 @@ impl Builder {
         self.admin = Some((name.into(), password.into()));
         self
     }
+    /// Starts on a given port instead of an ephemeral one (a test needs to know it in advance).
+    pub async fn start_on_port(self, port: u16) -> TestServer {
+        self.arg("--port").arg(&port.to_string()).start().await
+    }
     pub async fn start(self) -> TestServer {
         let data = tempfile::tempdir().expect("tempdir");
         if let Some((name, pw)) = &self.admin {
@@ -208,8 +212,11 @@ fn spawn(
         .open(log_path)
         .expect("log file");
     let mut c = command(data);
-    c.args(["serve", "--port", "0", "--allow-root"])
-        .args(args)
+    c.args(["serve", "--allow-root"]);
+    if !args.iter().any(|a| a == "--port") {
+        c.args(["--port", "0"]);
+    }
+    c.args(args)
         .env("SHELFWARDEN_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));

@@ -411,6 +411,7 @@ fn free_port() -> u16 {
 
 struct Pebble {
     child: Child,
+    dns: Option<Child>,
     dir: tempfile::TempDir,
     directory: String,
     management: String,
@@ -418,44 +419,84 @@ struct Pebble {
 
 impl Drop for Pebble {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in std::iter::once(&mut self.child).chain(self.dns.as_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
+/// How pebble validates: not at all, or for real against these ports on 127.0.0.1.
+enum Validation {
+    AlwaysValid,
+    Real { https_port: u16, http_port: u16 },
+}
+
 impl Pebble {
-    async fn start(bin: &Path, ca: &TestCa) -> Pebble {
+    async fn start(bin: &Path, ca: &TestCa, validation: Validation) -> Pebble {
         let dir = tempfile::tempdir().expect("tempdir");
         let (cert, key) = ca.leaf(&["localhost", "127.0.0.1"], 0x01);
         std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
         std::fs::write(dir.path().join("key.pem"), key).expect("key");
         std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("ca");
         let (listen, mgmt) = (free_port(), free_port());
+        let (tls_port, http_port) = match validation {
+            Validation::AlwaysValid => (free_port(), free_port()),
+            Validation::Real {
+                https_port,
+                http_port,
+            } => (https_port, http_port),
+        };
         let config = serde_json::json!({ "pebble": {
             "listenAddress": format!("127.0.0.1:{listen}"),
             "managementListenAddress": format!("127.0.0.1:{mgmt}"),
             "certificate": dir.path().join("cert.pem"),
             "privateKey": dir.path().join("key.pem"),
-            "httpPort": free_port(),
-            "tlsPort": free_port(),
+            "httpPort": http_port,
+            "tlsPort": tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }});
         let config_path = dir.path().join("pebble-config.json");
         std::fs::write(&config_path, config.to_string()).expect("config");
         let log = std::fs::File::create(dir.path().join("pebble.log")).expect("log");
-        let child = Command::new(bin)
-            .arg("-config")
+        let mut cmd = Command::new(bin);
+        cmd.arg("-config")
             .arg(&config_path)
-            .env("PEBBLE_VA_ALWAYS_VALID", "1")
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn pebble");
+            .stderr(Stdio::from(log));
+        let mut dns = None;
+        match validation {
+            Validation::AlwaysValid => {
+                cmd.env("PEBBLE_VA_ALWAYS_VALID", "1");
+            }
+            Validation::Real { .. } => {
+                // Every name resolves to 127.0.0.1 through pebble's companion mock DNS server.
+                let dns_port = free_port();
+                let srv = bin.with_file_name("pebble-challtestsrv");
+                let dns_log = std::fs::File::create(dir.path().join("dns.log")).expect("log");
+                dns = Some(
+                    Command::new(&srv)
+                        .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+                        .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+                        .arg("-dns01")
+                        .arg(format!("127.0.0.1:{dns_port}"))
+                        .arg("-management")
+                        .arg(format!("127.0.0.1:{}", free_port()))
+                        .stdout(Stdio::from(dns_log.try_clone().expect("log")))
+                        .stderr(Stdio::from(dns_log))
+                        .spawn()
+                        .expect("spawn pebble-challtestsrv"),
+                );
+                cmd.arg("-dnsserver").arg(format!("127.0.0.1:{dns_port}"));
+            }
+        }
+        let child = cmd.spawn().expect("spawn pebble");
         let pebble = Pebble {
             child,
+            dns,
             directory: format!("https://127.0.0.1:{listen}/dir"),
             management: format!("https://127.0.0.1:{mgmt}"),
             dir,
@@ -499,7 +540,7 @@ async fn acme_issuance_and_renewal_against_pebble() {
         return;
     };
     let ca = TestCa::new();
-    let pebble = Pebble::start(&bin, &ca).await;
+    let pebble = Pebble::start(&bin, &ca, Validation::AlwaysValid).await;
     let domain = "books.shelfwarden.test";
     let mut s = TestServer::builder()
         .arg("--tls")
@@ -553,4 +594,67 @@ async fn acme_issuance_and_renewal_against_pebble() {
     .await;
     assert_ne!(renewed, first);
     assert!(s.log().contains("ACME certificate issued"), "{}", s.log());
+}
+
+/// Real validation by pebble (no PEBBLE_VA_ALWAYS_VALID): pebble connects back to the server
+/// for the challenge, over TLS-ALPN-01 on the HTTPS port or HTTP-01 on the redirect port.
+async fn acme_with_real_validation(challenge: &str) {
+    let Some(bin) = pebble_binary() else {
+        eprintln!("SKIPPED ACME {challenge} validation: pebble not found");
+        return;
+    };
+    if !bin.with_file_name("pebble-challtestsrv").exists() {
+        eprintln!("SKIPPED ACME {challenge} validation: pebble-challtestsrv not found");
+        return;
+    }
+    let ca = TestCa::new();
+    let (https_port, http_port) = (free_port(), free_port());
+    let pebble = Pebble::start(
+        &bin,
+        &ca,
+        Validation::Real {
+            https_port,
+            http_port,
+        },
+    )
+    .await;
+    let domain = "validated.shelfwarden.test";
+    let s = TestServer::builder()
+        .arg("--tls")
+        .arg("acme")
+        .arg("--acme-domain")
+        .arg(domain)
+        .arg("--acme-directory")
+        .arg(&pebble.directory)
+        .arg("--acme-ca-root")
+        .arg(pebble.dir.path().join("ca.pem").to_str().expect("path"))
+        .arg("--redirect-port")
+        .arg(&http_port.to_string())
+        .env("SHELFWARDEN_ACME_CHALLENGE", challenge)
+        .env("SHELFWARDEN_ACME_CHECK_INTERVAL", "1")
+        .start_on_port(https_port)
+        .await;
+    let root = pebble.root_der(&ca).await;
+    let addr = addr_of(&s.base);
+    let c = tls_client_builder(&root)
+        .resolve(domain, addr)
+        .build()
+        .expect("client");
+    let url = format!("https://{domain}:{}/ping", addr.port());
+    wait_for(
+        &format!("a certificate validated by {challenge}"),
+        Duration::from_secs(90),
+        || served_serial(&c, &url),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn acme_tls_alpn_01_validated_by_pebble() {
+    acme_with_real_validation("tls-alpn-01").await;
+}
+
+#[tokio::test]
+async fn acme_http_01_validated_by_pebble() {
+    acme_with_real_validation("http-01").await;
 }
