@@ -155,7 +155,7 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
         tracing::info!("stopped");
         return Ok(());
     }
-    if decision.reason.starts_with("non-loopback") {
+    if decision.mode == tls::Mode::SelfSigned && state.config.tls == "auto" {
         tracing::warn!(
             bind = %state.config.bind,
             "no certificate configured for a non-loopback bind: serving HTTPS with a self-signed certificate \

@@ -41,7 +41,7 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, &rest[..len], &rest[len..]))
 }
 
-fn expect(input: &[u8], want: u8) -> Option<(&[u8], &[u8])> {
+fn take(input: &[u8], want: u8) -> Option<(&[u8], &[u8])> {
     let (tag, content, rest) = tlv(input)?;
     (tag == want).then_some((content, rest))
 }
@@ -53,16 +53,16 @@ const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 
 pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
-    let (cert, _) = expect(der, SEQUENCE)?;
-    let (tbs, _) = expect(cert, SEQUENCE)?;
+    let (cert, _) = take(der, SEQUENCE)?;
+    let (tbs, _) = take(cert, SEQUENCE)?;
     let mut rest = tbs;
     if let Some((VERSION, _, after)) = tlv(rest) {
         rest = after;
     }
-    let (serial, rest) = expect(rest, INTEGER)?;
-    let (_signature, rest) = expect(rest, SEQUENCE)?;
-    let (_issuer, rest) = expect(rest, SEQUENCE)?;
-    let (validity, _) = expect(rest, SEQUENCE)?;
+    let (serial, rest) = take(rest, INTEGER)?;
+    let (_signature, rest) = take(rest, SEQUENCE)?;
+    let (_issuer, rest) = take(rest, SEQUENCE)?;
+    let (validity, _) = take(rest, SEQUENCE)?;
     let (t1, nb, rest) = tlv(validity)?;
     let (t2, na, _) = tlv(rest)?;
     Some(CertInfo {

@@ -64,6 +64,7 @@ pub fn generate(names: &[String]) -> anyhow::Result<(String, String)> {
     params.distinguished_name = dn;
     let today = chrono::Utc::now().date_naive();
     let (y, m, d) = (today.year(), today.month() as u8, today.day() as u8);
+    // Day clamped to 28 so "same date in ten years" exists (29 February).
     params.not_before = rcgen::date_time_ymd(y, m, d.min(28)) - time_day();
     params.not_after = rcgen::date_time_ymd(y + 10, m, d.min(28));
     let key = rcgen::KeyPair::generate().context("key generation failed")?;
