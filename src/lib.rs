@@ -19,3 +19,4 @@ pub mod realtime;
 pub mod server;
 pub mod store;
 pub mod tasks;
+pub mod tls;

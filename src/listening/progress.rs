@@ -24,6 +24,8 @@ pub struct ProgressUpdate {
 }
 
 /// What to do with an update.
+// Short-lived and returned once per update; boxing the row would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// Store this row.
