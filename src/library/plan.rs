@@ -47,8 +47,18 @@ pub(crate) fn plan(
     let mut unchanged = 0;
     let mut found = Vec::new();
     let mut walk_issues = Vec::new();
+    let mut unavailable: Vec<String> = Vec::new();
     for (fi, folder) in library.folders.iter().enumerate() {
         let root = Path::new(&folder.path);
+        // An unmounted share must not turn the whole library missing: skip the folder instead.
+        if std::fs::read_dir(root).is_err() {
+            walk_issues.push((
+                folder.path.clone(),
+                "Library folder is not available".into(),
+            ));
+            unavailable.push(format!("{}/", folder.path.trim_end_matches('/')));
+            continue;
+        }
         let w = walk(root);
         files += w.files.len();
         walk_issues.extend(
@@ -157,7 +167,7 @@ pub(crate) fn plan(
     let gone: Vec<String> = matcher
         .leftovers()
         .into_iter()
-        .filter(|k| !k.is_missing)
+        .filter(|k| !k.is_missing && !unavailable.iter().any(|r| k.path.starts_with(r)))
         .map(|k| k.id)
         .collect();
     Ok(Plan {

@@ -227,7 +227,9 @@ pub fn scan_library(
             scan_issues::add_issue(tx, &issue)?;
         }
         // Issues are few; asking the filesystem beats holding every walked path in memory.
-        scan_issues::retain_issues(tx, &library.id, &|p| Path::new(p).exists())?;
+        scan_issues::retain_issues(tx, &library.id, &|p| {
+            Path::new(p).exists() || walk_issues.iter().any(|(w, _)| w == p)
+        })?;
         items::prune_orphans(tx, &library.id)?;
         libraries::set_last_scan(tx, &library.id, now, env!("CARGO_PKG_VERSION"), &precedence)
     })?;
