@@ -217,6 +217,10 @@ const ENV_KEYS: &[EnvKey] = &[
         key: "scan_on_start",
     },
     EnvKey {
+        names: &["SHELFWARDEN_WATCH_LIBRARIES"],
+        key: "watch_libraries",
+    },
+    EnvKey {
         names: &["SHELFWARDEN_ALLOW"],
         key: "allow",
     },
