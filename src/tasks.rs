@@ -20,10 +20,13 @@ use crate::store::libraries;
 /// Recent tasks kept for `GET /api/tasks`.
 const KEEP_TASKS: usize = 50;
 
+/// What keeps a library rescanning by itself; dropping it stops both.
+type Watch = (Option<LibraryWatcher>, Option<IntervalScheduler>);
+
 #[derive(Default)]
 pub struct Tasks {
     list: Mutex<Vec<Value>>,
-    watchers: Mutex<HashMap<String, (Option<LibraryWatcher>, Option<IntervalScheduler>)>>,
+    watchers: Mutex<HashMap<String, Watch>>,
 }
 
 impl Tasks {
