@@ -43,6 +43,16 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]'
 fi
 
+# --- pebble, the ACME test server for the HTTPS tests ------------------------------------------
+if ! command -v pebble >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    say "installing pebble (ACME test server)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble
+  else
+    say "pebble not found and no apt-get: the ACME test will be skipped"
+  fi
+fi
+
 # --- Rust tests -----------------------------------------------------------------------------
 say "cargo test"
 cargo test --all-targets

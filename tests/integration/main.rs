@@ -1,11 +1,12 @@
 //! One integration-test binary: every module starts the real server through `harness`.
 
 #![allow(dead_code)]
-// Test code panics on purpose: a failed unwrap is a failed test.
+// A failed unwrap in a test is a test failure with a line number, which is all a test needs.
 #![allow(clippy::unwrap_used)]
 
 mod backup;
 mod foundation;
 mod hardening;
 mod harness;
+mod tls;
 mod users;
