@@ -8,5 +8,6 @@ mod backup;
 mod foundation;
 mod hardening;
 mod harness;
+mod listening;
 mod tls;
 mod users;
