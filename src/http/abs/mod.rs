@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backups;
 pub mod browse;
 pub mod catalog;
+pub mod entities;
 pub mod items;
 pub mod items_json;
 pub mod json;
