@@ -102,6 +102,9 @@ async fn backup_while_writing_then_restore_keeps_users() {
                 )
                 .expect("insert");
                 i += 1;
+                // Back-to-back commits would starve the other writers of the lock (SQLite's busy
+                // handler is not fair); a server's write rate is nowhere near that anyway.
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
             i
         })
@@ -115,7 +118,11 @@ async fn backup_while_writing_then_restore_keeps_users() {
                     &["user", "add", &format!("late{n}"), "--password-stdin"],
                     Some(PASSWORD),
                 );
-                assert!(out.status.success());
+                assert!(
+                    out.status.success(),
+                    "user add during backups: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         })
     };
