@@ -736,7 +736,6 @@ async fn offsite_copies_to_folder_and_s3_with_retention_and_restore_from_s3() {
 }
 
 #[tokio::test]
-#[ignore = "needs the /api/backups routes in the router (see src/http/abs/backups.rs)"]
 async fn admin_api_creates_lists_and_downloads() {
     let id = age::x25519::Identity::generate();
     let s = TestServer::builder()
