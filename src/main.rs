@@ -1,11 +1,12 @@
 use clap::Parser;
-use shelfwarden::cli::{Cli, Command, serve, user};
+use shelfwarden::cli::{Cli, Command, import_abs, serve, user};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.data, args),
         Command::User { command } => user::run(&cli.data, command),
+        Command::ImportAbs(args) => import_abs::run(&cli.data, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod import_abs;
 pub mod serve;
 pub mod user;
 
@@ -40,6 +41,8 @@ pub enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Import users, libraries, books, progress and history from Audiobookshelf.
+    ImportAbs(import_abs::ImportAbsArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
