@@ -224,12 +224,13 @@ pub fn devices(
             ("osVersion", s("osVersion")),
             ("deviceType", s("deviceType")),
             ("clientVersion", d.opt("clientVersion")),
-            ("manufacturer", s("manufacturer")),
-            ("model", s("model")),
-            ("sdkVersion", d.opt("deviceVersion")),
+            ("manufacturer", Some(s("manufacturer").unwrap_or_default())),
+            ("model", Some(s("model").unwrap_or_default())),
+            ("sdkVersion", Some(d.text("deviceVersion"))),
             ("clientName", d.opt("clientName")),
-            ("deviceName", d.opt("deviceName")),
+            ("deviceName", Some(d.text("deviceName"))),
         ] {
+            // ABS always sends these four, empty when unknown; the rest only when set.
             if let Some(v) = v {
                 info.insert(k.into(), Value::String(v));
             }
