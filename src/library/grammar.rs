@@ -197,10 +197,7 @@ fn take_year(title: &str) -> Option<(String, String)> {
 /// pairs back into `First Last`.
 pub fn parse_names(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let normalised = s
-        .replace(" and ", "&")
-        .replace(" And ", "&")
-        .replace(';', "&");
+    let normalised = s.replace(" and ", "&").replace(" And ", "&").replace(';', "&");
     for chunk in normalised.split('&') {
         let pieces: Vec<&str> = chunk
             .split(',')

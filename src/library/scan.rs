@@ -37,12 +37,7 @@ pub struct ScanOptions {
 
 impl ScanOptions {
     pub fn new(data_dir: &Path) -> ScanOptions {
-        ScanOptions {
-            data_dir: data_dir.to_path_buf(),
-            parse_subtitle: false,
-            threads: 0,
-            force: false,
-        }
+        ScanOptions { data_dir: data_dir.to_path_buf(), parse_subtitle: false, threads: 0, force: false }
     }
 }
 
@@ -101,12 +96,7 @@ pub fn scan_library(
         .read_blocking(|c| libraries::get_library(c, library_id))?
         .ok_or_else(|| AppError::not_found_msg("library not found"))?;
     let report = |phase, done, total| {
-        progress(&ScanProgress {
-            library_id: library.id.clone(),
-            phase,
-            done,
-            total,
-        })
+        progress(&ScanProgress { library_id: library.id.clone(), phase, done, total })
     };
     report(ScanPhase::Walking, 0, 0);
     let precedence_changed = library
@@ -123,27 +113,13 @@ pub fn scan_library(
         let root = Path::new(&folder.path);
         let w = walk(root);
         summary.files += w.files.len();
-        seen_files.extend(
-            w.files
-                .iter()
-                .map(|f| f.path.to_string_lossy().into_owned()),
-        );
-        walk_issues.extend(
-            w.errors
-                .into_iter()
-                .map(|(p, e)| (p.to_string_lossy().into_owned(), e)),
-        );
+        seen_files.extend(w.files.iter().map(|f| f.path.to_string_lossy().into_owned()));
+        walk_issues.extend(w.errors.into_iter().map(|(p, e)| (p.to_string_lossy().into_owned(), e)));
         for g in group(&w.files, library.settings.audiobooks_only) {
             let dir_stat = w.dirs.get(&g.rel).copied().unwrap_or_default();
             let path = root.join(&g.rel).to_string_lossy().into_owned();
             let signature = signature(&library, opts, &g, dir_stat);
-            found.push(Found {
-                folder: fi,
-                group: g,
-                dir_stat,
-                path,
-                signature,
-            });
+            found.push(Found { folder: fi, group: g, dir_stat, path, signature });
         }
     }
 
@@ -155,90 +131,33 @@ pub fn scan_library(
     let mut pending = Vec::new();
     for (i, f) in found.iter().enumerate() {
         match matcher.take_by_path(&f.path) {
-            Some(k) if !force && !k.is_missing && k.signature == f.signature => {
-                summary.unchanged += 1
-            }
-            Some(k) => jobs.push(Job {
-                found: i,
-                identity: Identity {
-                    id: k.id,
-                    book_id: k.book_id,
-                    fingerprint: None,
-                },
-                is_new: false,
-            }),
+            Some(k) if !force && !k.is_missing && k.signature == f.signature => summary.unchanged += 1,
+            Some(k) => jobs.push(Job { found: i, identity: Identity { id: k.id, book_id: k.book_id, fingerprint: None }, is_new: false }),
             None => pending.push(i),
         }
     }
     let mut unmatched = Vec::new();
     for i in pending {
         let f = &found[i];
-        let ino = if f.group.is_file {
-            f.group.files.first().map_or(0, |x| x.stat.ino)
-        } else {
-            f.dir_stat.ino
-        };
+        let ino = if f.group.is_file { f.group.files.first().map_or(0, |x| x.stat.ino) } else { f.dir_stat.ino };
         match matcher.take_by_ino(&ino.to_string(), &seen) {
-            Some(k) => jobs.push(Job {
-                found: i,
-                identity: Identity {
-                    id: k.id,
-                    book_id: k.book_id,
-                    fingerprint: None,
-                },
-                is_new: false,
-            }),
+            Some(k) => jobs.push(Job { found: i, identity: Identity { id: k.id, book_id: k.book_id, fingerprint: None }, is_new: false }),
             None => unmatched.push(i),
         }
     }
     let any_candidates = matcher.has_unclaimed(&seen);
     for i in unmatched {
         let f = &found[i];
-        let audio: Vec<&Path> = f
-            .group
-            .files
-            .iter()
-            .filter(|x| x.kind == FileKind::Audio)
-            .map(|x| x.path.as_path())
-            .collect();
-        let fp = if any_candidates {
-            fingerprint(&audio).ok()
-        } else {
-            None
-        };
-        let known = fp
-            .as_deref()
-            .and_then(|fp| matcher.take_by_fingerprint(fp, &seen));
+        let audio: Vec<&Path> = f.group.files.iter().filter(|x| x.kind == FileKind::Audio).map(|x| x.path.as_path()).collect();
+        let fp = if any_candidates { fingerprint(&audio).ok() } else { None };
+        let known = fp.as_deref().and_then(|fp| matcher.take_by_fingerprint(fp, &seen));
         let (identity, is_new) = match known {
-            Some(k) => (
-                Identity {
-                    id: k.id,
-                    book_id: k.book_id,
-                    fingerprint: fp,
-                },
-                false,
-            ),
-            None => (
-                Identity {
-                    id: new_id(),
-                    book_id: new_id(),
-                    fingerprint: fp,
-                },
-                true,
-            ),
+            Some(k) => (Identity { id: k.id, book_id: k.book_id, fingerprint: fp }, false),
+            None => (Identity { id: new_id(), book_id: new_id(), fingerprint: fp }, true),
         };
-        jobs.push(Job {
-            found: i,
-            identity,
-            is_new,
-        });
+        jobs.push(Job { found: i, identity, is_new });
     }
-    let gone: Vec<String> = matcher
-        .leftovers()
-        .into_iter()
-        .filter(|k| !k.is_missing)
-        .map(|k| k.id)
-        .collect();
+    let gone: Vec<String> = matcher.leftovers().into_iter().filter(|k| !k.is_missing).map(|k| k.id).collect();
     summary.missing = gone.len();
 
     let total = jobs.len();
@@ -274,16 +193,7 @@ pub fn scan_library(
             batch.push((j, built));
             if batch.len() >= BATCH {
                 done += batch.len();
-                if let Err(e) = write_batch(
-                    store,
-                    &library,
-                    &jobs,
-                    &found,
-                    &mut batch,
-                    &mut summary,
-                    &mut lost_media,
-                    now,
-                ) {
+                if let Err(e) = write_batch(store, &library, &jobs, &found, &mut batch, &mut summary, &mut lost_media, now) {
                     write_result = Err(e);
                     break;
                 }
@@ -291,16 +201,7 @@ pub fn scan_library(
             }
         }
         if write_result.is_ok() {
-            write_result = write_batch(
-                store,
-                &library,
-                &jobs,
-                &found,
-                &mut batch,
-                &mut summary,
-                &mut lost_media,
-                now,
-            );
+            write_result = write_batch(store, &library, &jobs, &found, &mut batch, &mut summary, &mut lost_media, now);
         }
     });
     write_result?;
@@ -312,18 +213,11 @@ pub fn scan_library(
         items::mark_missing(tx, &gone, now)?;
         items::mark_missing(tx, &lost_media, now)?;
         for (path, reason) in &walk_issues {
-            let issue = ScanIssue {
-                library_id: library.id.clone(),
-                path: path.clone(),
-                reason: reason.clone(),
-                found_at: now,
-            };
+            let issue = ScanIssue { library_id: library.id.clone(), path: path.clone(), reason: reason.clone(), found_at: now };
             scan_issues::add_issue(tx, &issue)?;
         }
         let walk_paths: HashSet<&str> = walk_issues.iter().map(|(p, _)| p.as_str()).collect();
-        scan_issues::retain_issues(tx, &library.id, &|p| {
-            seen_files.contains(p) || walk_paths.contains(p)
-        })?;
+        scan_issues::retain_issues(tx, &library.id, &|p| seen_files.contains(p) || walk_paths.contains(p))?;
         items::prune_orphans(tx, &library.id)?;
         libraries::set_last_scan(tx, &library.id, now, env!("CARGO_PKG_VERSION"), &precedence)
     })?;
@@ -336,20 +230,11 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn build_job(
-    store: &Store,
-    library: &Library,
-    opts: &ScanOptions,
-    f: &Found,
-    job: &Job,
-    now: i64,
-) -> Built {
+fn build_job(store: &Store, library: &Library, opts: &ScanOptions, f: &Found, job: &Job, now: i64) -> Built {
     let previous = if job.is_new || opts.force {
         Vec::new()
     } else {
-        store
-            .read_blocking(|c| items::audio_files_of(c, &job.identity.id))
-            .unwrap_or_default()
+        store.read_blocking(|c| items::audio_files_of(c, &job.identity.id)).unwrap_or_default()
     };
     let folder = &library.folders[f.folder];
     build(BuildInput {
@@ -388,12 +273,7 @@ fn write_batch(
             scan_issues::clear_issues_under(tx, &library.id, &f.path)?;
             for (path, reason) in &built.issues {
                 summary.issues += 1;
-                let issue = ScanIssue {
-                    library_id: library.id.clone(),
-                    path: path.clone(),
-                    reason: reason.clone(),
-                    found_at: now,
-                };
+                let issue = ScanIssue { library_id: library.id.clone(), path: path.clone(), reason: reason.clone(), found_at: now };
                 scan_issues::add_issue(tx, &issue)?;
             }
             match built.item {
@@ -418,10 +298,7 @@ fn write_batch(
 fn signature(library: &Library, opts: &ScanOptions, g: &ItemGroup, dir: Stat) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(&library.settings.metadata_precedence).unwrap_or_default());
-    h.update([
-        u8::from(opts.parse_subtitle),
-        u8::from(library.settings.audiobooks_only),
-    ]);
+    h.update([u8::from(opts.parse_subtitle), u8::from(library.settings.audiobooks_only)]);
     h.update(g.rel.as_bytes());
     h.update(dir.ino.to_le_bytes());
     for f in &g.files {
