@@ -9,28 +9,10 @@ use crate::store::{Store, auth_sessions, users};
 
 /// Checks a new password against the policy; the error says why it was refused.
 pub fn check_password_policy(config: &Config, username: &str, candidate: &str) -> AppResult<()> {
-    let mut reasons = Vec::new();
-    let chars = candidate.chars().count();
-    if chars < config.password_min_length {
-        reasons.push(format!(
-            "Use at least {} characters (a few unrelated words make a strong, memorable password).",
-            config.password_min_length
-        ));
-    }
-    if chars > 256 {
-        reasons.push("Use at most 256 characters.".to_string());
-    }
-    if !username.is_empty() && candidate.to_lowercase().contains(&username.to_lowercase()) {
-        reasons.push("Do not include your username.".to_string());
-    }
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::bad_request(format!(
-            "Password refused: {}",
-            reasons.join(" ")
-        )))
-    }
+    config
+        .password_policy()
+        .check(candidate, &[username])
+        .map_err(|v| AppError::bad_request(format!("Password refused: {}", v.reasons.join(" "))))
 }
 
 pub fn new_user(

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::audit::{self, AuditEvent};
+use crate::auth::allowlist::Allowlists;
+use crate::auth::throttle::Throttle;
 use crate::auth::tokens::TokenKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -20,6 +23,8 @@ pub struct Inner {
     pub clock: SharedClock,
     /// Socket.IO; absent in contexts without an HTTP server (CLI tools).
     pub realtime: Option<Realtime>,
+    pub throttle: Arc<Throttle>,
+    pub allowlists: Allowlists,
 }
 
 impl std::ops::Deref for AppState {
@@ -38,5 +43,18 @@ impl AppState {
     }
     pub fn now_secs(&self) -> i64 {
         self.clock.now_secs()
+    }
+
+    /// Appends an audit event in its own transaction (for events that change nothing else, such
+    /// as a refused login). Failure to audit is logged, never hidden.
+    pub async fn audit(&self, event: AuditEvent) {
+        let now = self.now_ms();
+        if let Err(e) = self
+            .store
+            .write(move |tx| audit::append(tx, &event, now).map(|_| ()))
+            .await
+        {
+            tracing::error!(error = %e, "could not append audit event");
+        }
     }
 }

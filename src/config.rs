@@ -45,6 +45,18 @@ pub struct Config {
     pub log_format: String,
     /// Scan the libraries at start.
     pub scan_on_start: bool,
+    /// Networks allowed to reach the server at all (CIDRs or presets `lan`, `tailscale`, `loopback`); empty = all.
+    pub allow: Vec<String>,
+    /// Networks from which admins may log in and use admin routes; empty = all.
+    pub admin_allow: Vec<String>,
+    /// API keys must have an expiry.
+    pub api_key_require_expiry: bool,
+    /// The longest lifetime an API key may be given, days.
+    pub api_key_max_days: u32,
+    /// Audit events older than this many days are pruned (the chain stays verifiable); 0 keeps them forever.
+    pub audit_retention_days: u32,
+    /// Extra origins (besides the ABS apps' `capacitor://localhost` and `http://localhost`) allowed by CORS.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -69,6 +81,12 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             scan_on_start: true,
+            allow: Vec::new(),
+            admin_allow: Vec::new(),
+            api_key_require_expiry: true,
+            api_key_max_days: 365,
+            audit_retention_days: 0,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -149,6 +167,30 @@ const ENV_KEYS: &[EnvKey] = &[
     EnvKey {
         names: &["SHELFWARDEN_SCAN_ON_START"],
         key: "scan_on_start",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ALLOW"],
+        key: "allow",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ADMIN_ALLOW"],
+        key: "admin_allow",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_API_KEY_REQUIRE_EXPIRY"],
+        key: "api_key_require_expiry",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_API_KEY_MAX_DAYS"],
+        key: "api_key_max_days",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_AUDIT_RETENTION_DAYS"],
+        key: "audit_retention_days",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ALLOWED_ORIGINS"],
+        key: "allowed_origins",
     },
 ];
 
@@ -233,6 +275,21 @@ impl Config {
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
             bail!("public_url must start with https:// (or http://)");
+        }
+        for (key, list) in [("allow", &self.allow), ("admin_allow", &self.admin_allow)] {
+            crate::auth::allowlist::parse_list(list).map_err(|e| {
+                anyhow::anyhow!("{key}: {e}; use CIDRs like 192.168.1.0/24 or the presets lan, tailscale, loopback")
+            })?;
+        }
+        if self.api_key_max_days == 0 {
+            bail!("api_key_max_days must be at least 1");
+        }
+        for origin in &self.allowed_origins {
+            if origin == "*" || !origin.contains("://") {
+                bail!(
+                    "allowed_origins entries must be full origins like https://app.example.org, not {origin:?}"
+                );
+            }
         }
         for net in &self.trusted_proxies {
             if net.prefix_len() == 0 {
@@ -396,5 +453,50 @@ mod tests {
             ("SHELFWARDEN_FORCE_RATE_LIMIT_OFF", "1"),
         ]);
         assert!(Config::load(dir.path(), None, &forced).is_ok());
+    }
+}
+
+impl Config {
+    /// The parsed allowlists (validated at load, so parsing cannot fail here).
+    pub fn allowlists(&self) -> crate::auth::allowlist::Allowlists {
+        crate::auth::allowlist::Allowlists {
+            allow: crate::auth::allowlist::parse_list(&self.allow).unwrap_or_default(),
+            admin_allow: crate::auth::allowlist::parse_list(&self.admin_allow).unwrap_or_default(),
+        }
+    }
+
+    pub fn throttle(&self) -> crate::auth::throttle::ThrottleConfig {
+        crate::auth::throttle::ThrottleConfig {
+            ip_max_failures: self.rate_limit_auth_max,
+            ip_window_ms: self.rate_limit_auth_window as i64,
+            ..Default::default()
+        }
+    }
+
+    pub fn api_key_policy(&self) -> crate::auth::api_keys::ApiKeyPolicy {
+        crate::auth::api_keys::ApiKeyPolicy {
+            require_expiry: self.api_key_require_expiry,
+            max_lifetime_days: self.api_key_max_days,
+        }
+    }
+
+    pub fn password_policy(&self) -> crate::auth::password_policy::PasswordPolicy {
+        crate::auth::password_policy::PasswordPolicy::new(self.password_min_length)
+    }
+}
+
+#[cfg(test)]
+mod env_reference {
+    /// Every key of the config file can also be set from the environment.
+    #[test]
+    fn every_key_has_an_environment_name() {
+        let defaults = toml::Value::try_from(super::Config::default()).expect("serialise");
+        let table = defaults.as_table().expect("table");
+        for key in table.keys() {
+            assert!(
+                super::ENV_KEYS.iter().any(|k| k.key == key),
+                "{key} has no environment variable"
+            );
+        }
     }
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::app::{AppState, Inner};
+use crate::auth::throttle::Throttle;
 use crate::auth::{secrets, setup, tokens::TokenKeys};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::realtime::Realtime;
 use crate::store::{Store, users};
@@ -85,6 +86,9 @@ pub fn build_state(
     let store = open_store(&data_dir)?;
     let secret = secrets::jwt_secret(&data_dir, config.jwt_secret.as_deref())?;
     let (realtime, layers) = Realtime::new();
+    let now = SystemClock.now_ms();
+    let throttle = Throttle::load(config.throttle(), store.clone(), now)?;
+    let allowlists = config.allowlists();
     let state = AppState::new(Inner {
         config,
         data_dir,
@@ -92,6 +96,8 @@ pub fn build_state(
         keys: TokenKeys::new(&secret),
         clock: Arc::new(SystemClock),
         realtime: Some(realtime.clone()),
+        throttle: Arc::new(throttle),
+        allowlists,
     });
     realtime.install(&state);
     Ok((state, layers))

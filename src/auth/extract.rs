@@ -9,6 +9,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::app::AppState;
+use crate::audit::{Action, AuditEvent};
+use crate::auth::api_keys::{self, Scope};
 use crate::auth::client_ip::{self, ClientInfo};
 use crate::auth::tokens::{TokenError, TokenKind};
 use crate::error::AppError;
@@ -68,18 +70,44 @@ pub enum Principal {
     Session { session_id: String },
     /// ABS's never-expiring `user.token`.
     Legacy,
+    /// An API key, limited to its scopes.
+    ApiKey { key_id: String, scopes: Vec<Scope> },
     /// A media token from a `contentUrl`, valid for media GETs only.
     Media { scope: String },
 }
 
-/// Any authenticated, active user (Bearer token).
+impl Principal {
+    /// Whether this credential may be used for a route class. Sessions and the legacy token carry
+    /// the user's full rights; API keys only their scopes.
+    pub fn allows(&self, needed: Scope) -> bool {
+        match self {
+            Principal::ApiKey { scopes, .. } => {
+                scopes.contains(&needed) || scopes.contains(&Scope::Admin)
+            }
+            Principal::Media { .. } => needed == Scope::Read,
+            Principal::Session { .. } | Principal::Legacy => true,
+        }
+    }
+}
+
+/// Any authenticated, active user whose credential may read (Bearer token). Users who must
+/// change their password are refused here; `SelfUser` lets them reach their own account.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
     pub principal: Principal,
 }
 
-/// An authenticated admin or root user.
+/// The caller acting on their own account (`/api/me`, password change, `/api/authorize`): allowed
+/// even while a password change is pending.
+#[derive(Debug, Clone)]
+pub struct SelfUser(pub CurrentUser);
+
+/// A user writing listening state (progress, sessions, bookmarks): API keys need the `progress` scope.
+#[derive(Debug, Clone)]
+pub struct ListeningUser(pub CurrentUser);
+
+/// An authenticated admin or root user, from a network `admin_allow` permits; API keys need `admin`.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub CurrentUser);
 
@@ -151,8 +179,31 @@ pub async fn authenticate(
         TokenError::Expired | TokenError::Invalid => AppError::Unauthorized,
     })?;
     let kind = claims.kind();
-    let user_id = claims.user_id.clone().ok_or(AppError::Unauthorized)?;
     let now_ms = state.now_ms();
+    if kind == TokenKind::Api {
+        let token = token.to_string();
+        let found = state
+            .store
+            .read(move |c| {
+                let Some(p) = api_keys::authenticate(c, &token, now_ms)? else {
+                    return Ok(None);
+                };
+                Ok(users::by_id(c, &p.user_id)?.map(|u| (u, p)))
+            })
+            .await?;
+        let (user, key) = found.ok_or(AppError::Unauthorized)?;
+        if !user.is_active {
+            return Err(AppError::Unauthorized);
+        }
+        return Ok(CurrentUser {
+            user,
+            principal: Principal::ApiKey {
+                key_id: key.key_id,
+                scopes: key.scopes,
+            },
+        });
+    }
+    let user_id = claims.user_id.clone().ok_or(AppError::Unauthorized)?;
     let (user, session_ok) = state
         .store
         .read(move |c| {
@@ -183,59 +234,129 @@ pub async fn authenticate(
     Ok(CurrentUser { user, principal })
 }
 
-impl<S> FromRequestParts<S> for CurrentUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
+/// What a route class demands of the caller.
+struct Demand {
+    scope: Scope,
+    admin: bool,
+    query_token: bool,
+    allow_pending_password: bool,
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(u) = parts.extensions.get::<CurrentUser>() {
-            return Ok(u.clone());
+/// The one place a request's credential is turned into a permitted user.
+async fn authorize(
+    parts: &mut Parts,
+    app: &AppState,
+    demand: Demand,
+) -> Result<CurrentUser, AppError> {
+    let me = match parts.extensions.get::<CurrentUser>() {
+        Some(u) => u.clone(),
+        None => {
+            let token = match bearer(&parts.headers) {
+                Some(t) => t.to_string(),
+                None if demand.query_token => query_token(parts).ok_or(AppError::Unauthorized)?,
+                None => return Err(AppError::Unauthorized),
+            };
+            let me = authenticate(app, &token, demand.query_token).await?;
+            let client = ClientIp::from_request_parts(parts, &()).await?;
+            let networks =
+                crate::auth::allowlist::parse_list(&me.user.allowed_networks).unwrap_or_default();
+            if let Err(refusal) =
+                app.allowlists
+                    .check_user(client.0.ip, me.user.is_admin(), &networks)
+            {
+                let ua = parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok());
+                app.audit(
+                    AuditEvent::new(Action::AllowlistRefused)
+                        .actor(me.user.id.clone(), me.user.username.clone())
+                        .client(client.0.ip, ua)
+                        .target(parts.uri.path().to_string())
+                        .details(serde_json::json!({ "list": refusal.as_str() })),
+                )
+                .await;
+                return Err(AppError::forbidden());
+            }
+            if let Principal::ApiKey { key_id, .. } = &me.principal {
+                let (store, key, ip, now) =
+                    (app.store.clone(), key_id.clone(), client.0.ip, app.now_ms());
+                tokio::spawn(async move {
+                    let _ = store
+                        .write(move |tx| api_keys::record_use(tx, &key, Some(ip), now))
+                        .await;
+                });
+            }
+            parts.extensions.insert(me.clone());
+            me
         }
-        let app = AppState::from_ref(state);
-        let token = bearer(&parts.headers)
-            .ok_or(AppError::Unauthorized)?
-            .to_string();
-        let user = authenticate(&app, &token, false).await?;
-        parts.extensions.insert(user.clone());
-        Ok(user)
+    };
+    if !me.principal.allows(demand.scope) {
+        return Err(AppError::Forbidden(format!(
+            "This API key lacks the \"{}\" scope",
+            demand.scope.as_str()
+        )));
     }
+    if demand.admin && !me.user.is_admin() {
+        return Err(AppError::forbidden());
+    }
+    if me.user.must_change_password && !demand.allow_pending_password {
+        return Err(AppError::Forbidden("Password change required".into()));
+    }
+    Ok(me)
 }
 
-impl<S> FromRequestParts<S> for AdminUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
+macro_rules! user_extractor {
+    ($name:ident, $wrap:expr, $demand:expr) => {
+        impl<S> FromRequestParts<S> for $name
+        where
+            AppState: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let user = CurrentUser::from_request_parts(parts, state).await?;
-        if !user.user.is_admin() {
-            return Err(AppError::forbidden());
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let app = AppState::from_ref(state);
+                authorize(parts, &app, $demand).await.map($wrap)
+            }
         }
-        Ok(AdminUser(user))
+    };
+}
+
+const fn demand(
+    scope: Scope,
+    admin: bool,
+    query_token: bool,
+    allow_pending_password: bool,
+) -> Demand {
+    Demand {
+        scope,
+        admin,
+        query_token,
+        allow_pending_password,
     }
 }
 
-impl<S> FromRequestParts<S> for MediaUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        let token = match bearer(&parts.headers) {
-            Some(t) => t.to_string(),
-            None => query_token(parts).ok_or(AppError::Unauthorized)?,
-        };
-        Ok(MediaUser(authenticate(&app, &token, true).await?))
-    }
-}
+user_extractor!(CurrentUser, |u| u, demand(Scope::Read, false, false, false));
+user_extractor!(SelfUser, SelfUser, demand(Scope::Read, false, false, true));
+user_extractor!(
+    ListeningUser,
+    ListeningUser,
+    demand(Scope::Progress, false, false, false)
+);
+user_extractor!(
+    AdminUser,
+    AdminUser,
+    demand(Scope::Admin, true, false, false)
+);
+user_extractor!(
+    MediaUser,
+    MediaUser,
+    demand(Scope::Read, false, true, false)
+);
 
 #[cfg(test)]
 mod tests {

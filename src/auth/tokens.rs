@@ -56,6 +56,8 @@ impl Claims {
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// API keys are signed by their own module with the same HMAC key.
+    secret: std::sync::Arc<[u8]>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -77,7 +79,12 @@ impl TokenKeys {
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            secret: secret.into(),
         }
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
     }
 
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {

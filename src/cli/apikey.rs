@@ -3,60 +3,18 @@
 use std::io::Write;
 use std::path::Path;
 
-use base64::Engine;
-use rand::RngCore;
-
 use crate::audit::{self, Action, AuditEvent};
 use crate::auth::api_keys::{self, ApiKey, ApiKeyPolicy, CreatedApiKey, NewApiKey};
 use crate::cli::audit::open_existing;
 use crate::error::AppError;
 use crate::store::users;
 
-pub const JWT_SECRET_FILE: &str = "jwt-secret";
-
-/// The token-signing key: `configured` if given, else `DATA/jwt-secret`, created (0600, base64 of
-/// 64 random bytes) when absent. As in ABS, the key is the base64 *text*, not its decoding; the
-/// server reads the same file the same way.
+/// The token-signing key, shared with the server (`DATA/jwt-secret` unless configured).
 pub fn load_or_create_jwt_secret(
     data_dir: &Path,
     configured: Option<&str>,
 ) -> anyhow::Result<Vec<u8>> {
-    if let Some(s) = configured {
-        return Ok(s.as_bytes().to_vec());
-    }
-    let path = data_dir.join(JWT_SECRET_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= 32 => Ok(text.trim().as_bytes().to_vec()),
-        Ok(_) => anyhow::bail!(
-            "{} is too short; delete it to have a new one generated",
-            path.display()
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut raw = [0u8; 64];
-            rand::rngs::OsRng.fill_bytes(&mut raw);
-            let secret = base64::engine::general_purpose::STANDARD.encode(raw);
-            write_private(&path, secret.as_bytes())?;
-            Ok(secret.into_bytes())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Writes with mode 0600 from the start (never world-readable, even briefly), then renames.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    crate::auth::secrets::jwt_secret(data_dir, configured)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +174,9 @@ pub fn revoke(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::auth::secrets::JWT_SECRET_FILE;
     use crate::store::Store;
+    use base64::Engine;
 
     const T0: i64 = 1_800_000_000_000;
 
@@ -327,4 +287,69 @@ mod tests {
         assert_eq!(actions, ["apikey.revoke", "apikey.create"]);
         assert!(crate::cli::audit::verify_to(dir.path(), &mut Vec::new()).unwrap());
     }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ApikeyCommand {
+    /// Create an API key for a user; its token is printed once.
+    Create {
+        /// The user the key acts as.
+        #[arg(long)]
+        user: String,
+        /// A name to recognise the key by.
+        #[arg(long)]
+        name: String,
+        /// Scopes: read, progress, upload, admin (repeatable; default read + progress).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Days until the key expires (required unless api_key_require_expiry is off).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// List API keys (optionally one user's).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke an API key by id.
+    Revoke { id: String },
+}
+
+pub fn run(data: &Path, cmd: ApikeyCommand) -> anyhow::Result<()> {
+    use crate::clock::{Clock, SystemClock};
+    let config = crate::config::Config::load(data, None, &super::process_env())?;
+    let now = SystemClock.now_ms();
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        ApikeyCommand::Create {
+            user,
+            name,
+            scopes,
+            expires_days,
+        } => {
+            let args = CreateArgs {
+                username: user,
+                name,
+                scopes,
+                expires_days,
+            };
+            create(
+                data,
+                config.jwt_secret.as_deref(),
+                &args,
+                &config.api_key_policy(),
+                now,
+                &mut out,
+            )?;
+        }
+        ApikeyCommand::List { user } => {
+            list(data, user.as_deref(), now, &mut out)?;
+        }
+        ApikeyCommand::Revoke { id } => {
+            if !revoke(data, &id, now, &mut out)? {
+                anyhow::bail!("no API key with id {id}");
+            }
+        }
+    }
+    Ok(())
 }

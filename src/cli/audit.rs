@@ -115,3 +115,55 @@ mod tests {
         assert!(String::from_utf8(out).unwrap().contains("BROKEN at seq 3"));
     }
 }
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain; exits non-zero if any row was edited, inserted or removed.
+    Verify,
+    /// Write events as JSON lines to standard output.
+    Export {
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events at or after this time (epoch milliseconds).
+        #[arg(long)]
+        since: Option<i64>,
+    },
+    /// Delete events older than N days (the chain stays verifiable).
+    Prune {
+        #[arg(long)]
+        older_than_days: u32,
+    },
+}
+
+pub fn run(data: &Path, cmd: AuditCommand) -> anyhow::Result<()> {
+    use crate::clock::{Clock, SystemClock};
+    let now = SystemClock.now_ms();
+    match cmd {
+        AuditCommand::Verify => {
+            if !verify(data)? {
+                anyhow::bail!("the audit log has been tampered with");
+            }
+        }
+        AuditCommand::Export {
+            action,
+            actor,
+            since,
+        } => {
+            let filter = AuditFilter {
+                action,
+                actor,
+                since,
+                ..Default::default()
+            };
+            export(data, &filter, &mut std::io::stdout().lock())?;
+        }
+        AuditCommand::Prune { older_than_days } => {
+            let before = now - i64::from(older_than_days) * 86_400_000;
+            let n = prune(data, before, now)?;
+            println!("pruned {n} events");
+        }
+    }
+    Ok(())
+}

@@ -2,7 +2,9 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod bench_scan;
 pub mod import_abs;
+pub mod scan;
 pub mod serve;
 pub mod user;
 
@@ -40,6 +42,16 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: user::UserCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: apikey::ApikeyCommand,
+    },
+    /// Check, export or prune the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Import users, libraries, books, progress and history from Audiobookshelf.
     ImportAbs(import_abs::ImportAbsArgs),

@@ -19,7 +19,7 @@ use crate::auth::extract::TrustedProxies;
 pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
-    use abs::{auth, me, server, users};
+    use abs::{api_keys, audit, auth, me, server, users};
     use axum::routing::{delete, patch};
     Router::new()
         // Public routes: they take no user extractor.
@@ -43,6 +43,14 @@ fn routes() -> Router<AppState> {
             get(users::get).patch(users::update).delete(users::delete),
         )
         .route("/api/auth-sessions", get(users::all_auth_sessions))
+        .route("/api/api-keys", get(api_keys::list).post(api_keys::create))
+        .route(
+            "/api/api-keys/{id}",
+            patch(api_keys::update).delete(api_keys::delete),
+        )
+        .route("/api/audit", get(audit::list))
+        .route("/api/audit/export", get(audit::export))
+        .route("/api/audit/verify", get(audit::verify))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -54,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .nest(ABS_BASE_PATH, api)
         .fallback(server::not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::global_allowlist,
+        ))
         .layer(middleware::from_fn(security::request_log))
         .layer(middleware::from_fn(security::security_headers))
         .layer(axum::Extension(trusted))

@@ -69,3 +69,34 @@ fn redact_path(path: &str) -> &str {
         None => path,
     }
 }
+
+/// The global `allow` list, applied before routing: a refused client gets 403 and an audit event.
+/// A malformed forwarding header from a trusted proxy is a 400 here, for every route.
+pub async fn global_allowlist(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    client: Result<ClientIp, crate::error::AppError>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    if state.allowlists.check_global(client.0.ip).is_err() {
+        let ua = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        state
+            .audit(
+                crate::audit::AuditEvent::new(crate::audit::Action::AllowlistRefused)
+                    .client(client.0.ip, ua)
+                    .target(req.uri().path().to_string())
+                    .details(serde_json::json!({ "list": "allow" })),
+            )
+            .await;
+        return crate::error::AppError::forbidden().into_response();
+    }
+    next.run(req).await
+}

@@ -51,10 +51,18 @@ fn file_metadata(f: &FoundFile, item_rel: &str, is_file: bool) -> FileMetadata {
     let rel_path = if is_file {
         filename.clone()
     } else {
-        f.rel.strip_prefix(item_rel).unwrap_or(&f.rel).trim_start_matches('/').to_string()
+        f.rel
+            .strip_prefix(item_rel)
+            .unwrap_or(&f.rel)
+            .trim_start_matches('/')
+            .to_string()
     };
     FileMetadata {
-        ext: if ext.is_empty() { ext } else { format!(".{ext}") },
+        ext: if ext.is_empty() {
+            ext
+        } else {
+            format!(".{ext}")
+        },
         filename,
         path: path_str(&f.path),
         rel_path,
@@ -82,7 +90,12 @@ pub fn build(input: BuildInput<'_>) -> Built {
                 && p.metadata.mtime_ms == md.mtime_ms
         });
         let mut a = match reused {
-            Some(p) => AudioFile { metadata: md, ino, updated_at: input.now, ..p.clone() },
+            Some(p) => AudioFile {
+                metadata: md,
+                ino,
+                updated_at: input.now,
+                ..p.clone()
+            },
             None => match probe::probe(&f.path) {
                 Ok(p) => AudioFile {
                     ino,
@@ -116,7 +129,11 @@ pub fn build(input: BuildInput<'_>) -> Built {
         audio.push(a);
     }
     order_tracks(&mut audio);
-    let ebooks: Vec<&FoundFile> = g.files.iter().filter(|f| f.kind == FileKind::Ebook).collect();
+    let ebooks: Vec<&FoundFile> = g
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Ebook)
+        .collect();
     let primary_ebook = ebooks
         .iter()
         .find(|f| f.rel.to_ascii_lowercase().ends_with(".epub"))
@@ -144,19 +161,32 @@ pub fn build(input: BuildInput<'_>) -> Built {
 
     let item_path = input.folder_path.join(&g.rel);
     let cover_path = match covers::folder_cover(&g.files) {
-        Some(f) => Some(path_str(&f.path)),
+        Some(f) => {
+            // A folder image added since the last scan replaces an extracted one.
+            if !input.previous.is_empty() {
+                covers::remove_extracted(input.data_dir, &input.identity.id);
+            }
+            Some(path_str(&f.path))
+        }
         None if audio.iter().any(|a| a.embedded_cover_art.is_some()) => {
             let paths: Vec<PathBuf> = audio
                 .iter()
                 .filter(|a| a.embedded_cover_art.is_some())
                 .map(|a| PathBuf::from(&a.metadata.path))
                 .collect();
-            covers::extract_embedded(input.data_dir, &input.identity.id, &paths).map(|p| path_str(&p))
+            covers::extract_embedded(input.data_dir, &input.identity.id, &paths)
+                .map(|p| path_str(&p))
         }
         None => None,
     };
+    // Over every audio file of the group, readable or not, exactly as `plan` matches it.
     let fingerprint = input.identity.fingerprint.clone().unwrap_or_else(|| {
-        let paths: Vec<&Path> = audio.iter().map(|a| Path::new(&a.metadata.path)).collect();
+        let paths: Vec<&Path> = g
+            .files
+            .iter()
+            .filter(|f| f.kind == FileKind::Audio)
+            .map(|f| f.path.as_path())
+            .collect();
         identity::fingerprint(&paths).unwrap_or_default()
     });
     let library_files: Vec<LibraryFile> = g
@@ -172,17 +202,23 @@ pub fn build(input: BuildInput<'_>) -> Built {
             file_type: f.kind,
         })
         .collect();
-    let ebook_file = primary_ebook.filter(|_| !input.library.settings.audiobooks_only).map(|f| {
-        let md = file_metadata(f, &g.rel, g.is_file);
-        EbookFile {
-            ino: f.stat.ino.to_string(),
-            ebook_format: md.ext.trim_start_matches('.').to_string(),
-            metadata: md,
-            added_at: input.now,
-            updated_at: input.now,
-        }
-    });
-    let stat = if g.is_file { g.files.first().map_or(input.dir_stat, |f| f.stat) } else { input.dir_stat };
+    let ebook_file = primary_ebook
+        .filter(|_| !input.library.settings.audiobooks_only)
+        .map(|f| {
+            let md = file_metadata(f, &g.rel, g.is_file);
+            EbookFile {
+                ino: f.stat.ino.to_string(),
+                ebook_format: md.ext.trim_start_matches('.').to_string(),
+                metadata: md,
+                added_at: input.now,
+                updated_at: input.now,
+            }
+        });
+    let stat = if g.is_file {
+        g.files.first().map_or(input.dir_stat, |f| f.stat)
+    } else {
+        input.dir_stat
+    };
     let item = Item {
         id: input.identity.id,
         book_id: input.identity.book_id,
@@ -207,12 +243,19 @@ pub fn build(input: BuildInput<'_>) -> Built {
         tags: merged.tags.clone(),
         metadata: book_metadata(merged, title),
         cover_path,
-        duration: audio.iter().filter(|a| !a.exclude).map(|a| a.duration).sum(),
+        duration: audio
+            .iter()
+            .filter(|a| !a.exclude)
+            .map(|a| a.duration)
+            .sum(),
         chapters: item_chapters,
         audio_files: audio,
         ebook_file,
     };
-    Built { item: Some(item), issues }
+    Built {
+        item: Some(item),
+        issues,
+    }
 }
 
 fn rank(precedence: &[MetadataSource], s: MetadataSource) -> Option<usize> {
@@ -223,12 +266,23 @@ fn book_metadata(m: MetaPatch, title: String) -> BookMetadata {
     BookMetadata {
         title,
         subtitle: m.subtitle,
-        authors: m.authors.into_iter().map(|name| AuthorRef { id: String::new(), name }).collect(),
+        authors: m
+            .authors
+            .into_iter()
+            .map(|name| AuthorRef {
+                id: String::new(),
+                name,
+            })
+            .collect(),
         narrators: m.narrators,
         series: m
             .series
             .into_iter()
-            .map(|(name, sequence)| SeriesRef { id: String::new(), name, sequence })
+            .map(|(name, sequence)| SeriesRef {
+                id: String::new(),
+                name,
+                sequence,
+            })
             .collect(),
         genres: m.genres,
         published_year: m.published_year,
@@ -268,7 +322,9 @@ fn order_tracks(audio: &mut [AudioFile]) {
         };
     audio.sort_by(|a, b| {
         let key = |x: &AudioFile| (disc(x).unwrap_or(u32::MAX), track(x).unwrap_or(u32::MAX));
-        key(a).cmp(&key(b)).then_with(|| a.metadata.path.cmp(&b.metadata.path))
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.metadata.path.cmp(&b.metadata.path))
     });
     for (i, a) in audio.iter_mut().enumerate() {
         a.index = i as u32 + 1;

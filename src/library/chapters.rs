@@ -17,7 +17,8 @@ pub fn build(files: &[AudioFile], book_title: &str) -> Vec<Chapter> {
         return c;
     }
     if files.iter().any(|f| !f.chapters.is_empty()) {
-        let same_first_two = files.len() >= 2 && same_titles_and_starts(&files[0].chapters, &files[1].chapters);
+        let same_first_two =
+            files.len() >= 2 && same_titles_and_starts(&files[0].chapters, &files[1].chapters);
         if files.len() == 1 || same_first_two {
             return renumber(files[0].chapters.clone());
         }
@@ -32,7 +33,9 @@ pub fn build(files: &[AudioFile], book_title: &str) -> Vec<Chapter> {
 fn same_titles_and_starts(a: &[Chapter], b: &[Chapter]) -> bool {
     !a.is_empty()
         && a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| x.title == y.title && (x.start - y.start).abs() < 0.001)
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.title == y.title && (x.start - y.start).abs() < 0.001)
 }
 
 fn renumber(mut c: Vec<Chapter>) -> Vec<Chapter> {
@@ -47,12 +50,22 @@ fn concatenated(files: &[&AudioFile]) -> Vec<Chapter> {
     let mut offset = 0.0;
     for f in files {
         if f.chapters.is_empty() {
-            out.push(Chapter { id: 0, start: offset, end: offset + f.duration, title: stem(f) });
+            out.push(Chapter {
+                id: 0,
+                start: offset,
+                end: offset + f.duration,
+                title: stem(f),
+            });
         }
         for c in &f.chapters {
             let (start, end) = (offset + c.start, offset + c.end.min(f.duration));
             if end - start >= MIN_CHAPTER_SECS {
-                out.push(Chapter { id: 0, start, end, title: c.title.clone() });
+                out.push(Chapter {
+                    id: 0,
+                    start,
+                    end,
+                    title: c.title.clone(),
+                });
             }
         }
         offset += f.duration;
@@ -62,7 +75,9 @@ fn concatenated(files: &[&AudioFile]) -> Vec<Chapter> {
 
 fn stem(f: &AudioFile) -> String {
     let name = &f.metadata.filename;
-    name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s).to_string()
+    name.rsplit_once('.')
+        .map_or(name.as_str(), |(s, _)| s)
+        .to_string()
 }
 
 fn per_file(files: &[&AudioFile], book_title: &str) -> Vec<Chapter> {
@@ -70,7 +85,8 @@ fn per_file(files: &[&AudioFile], book_title: &str) -> Vec<Chapter> {
     let mut distinct: Vec<&String> = titles.iter().flatten().copied().collect();
     distinct.sort();
     distinct.dedup();
-    let use_tags = distinct.len() == files.len() && distinct.iter().all(|t| t.as_str() != book_title);
+    let use_tags =
+        distinct.len() == files.len() && distinct.iter().all(|t| t.as_str() != book_title);
     let mut offset = 0.0;
     let mut out = Vec::new();
     for (i, f) in files.iter().enumerate() {
@@ -78,7 +94,12 @@ fn per_file(files: &[&AudioFile], book_title: &str) -> Vec<Chapter> {
             (true, Some(t)) => t.clone(),
             _ => stem(f),
         };
-        out.push(Chapter { id: i as u32, start: offset, end: offset + f.duration, title });
+        out.push(Chapter {
+            id: i as u32,
+            start: offset,
+            end: offset + f.duration,
+            title,
+        });
         offset += f.duration;
     }
     out
@@ -111,7 +132,11 @@ pub fn parse_media_markers(xml: &str) -> Vec<(String, f64)> {
     doc.descendants()
         .filter(|n| n.has_tag_name("Marker"))
         .filter_map(|m| {
-            let child = |name: &str| m.children().find(|c| c.has_tag_name(name)).and_then(|c| c.text());
+            let child = |name: &str| {
+                m.children()
+                    .find(|c| c.has_tag_name(name))
+                    .and_then(|c| c.text())
+            };
             let time = parse_clock(child("Time")?)?;
             Some((child("Name").unwrap_or("").trim().to_string(), time))
         })
@@ -135,21 +160,38 @@ mod tests {
     use super::*;
 
     fn file(name: &str, duration: f64, chapters: &[(f64, f64, &str)]) -> AudioFile {
-        let mut f = AudioFile { duration, ..AudioFile::default() };
+        let mut f = AudioFile {
+            duration,
+            ..AudioFile::default()
+        };
         f.metadata.filename = name.into();
         f.chapters = chapters
             .iter()
             .enumerate()
-            .map(|(i, (s, e, t))| Chapter { id: i as u32, start: *s, end: *e, title: t.to_string() })
+            .map(|(i, (s, e, t))| Chapter {
+                id: i as u32,
+                start: *s,
+                end: *e,
+                title: t.to_string(),
+            })
             .collect();
         f
     }
 
     #[test]
     fn one_per_file_fallback() {
-        let c = build(&[file("01 Intro.mp3", 10.0, &[]), file("02 Next.mp3", 5.0, &[])], "B");
+        let c = build(
+            &[
+                file("01 Intro.mp3", 10.0, &[]),
+                file("02 Next.mp3", 5.0, &[]),
+            ],
+            "B",
+        );
         assert_eq!(c.len(), 2);
-        assert_eq!((c[1].start, c[1].end, c[1].title.as_str()), (10.0, 15.0, "02 Next"));
+        assert_eq!(
+            (c[1].start, c[1].end, c[1].title.as_str()),
+            (10.0, 15.0, "02 Next")
+        );
     }
 
     #[test]
@@ -171,12 +213,16 @@ mod tests {
     #[test]
     fn media_markers() {
         let xml = |n: &str| {
-            format!("<Markers><Marker><Name>{n} 1</Name><Time>0:00.000</Time></Marker><Marker><Name>{n} 2</Name><Time>0:05.500</Time></Marker></Markers>")
+            format!(
+                "<Markers><Marker><Name>{n} 1</Name><Time>0:00.000</Time></Marker><Marker><Name>{n} 2</Name><Time>0:05.500</Time></Marker></Markers>"
+            )
         };
         let mut a = file("a.mp3", 10.0, &[]);
         let mut b = file("b.mp3", 10.0, &[]);
-        a.meta_tags.insert("tagOverdriveMediaMarker".into(), xml("A"));
-        b.meta_tags.insert("tagOverdriveMediaMarker".into(), xml("B"));
+        a.meta_tags
+            .insert("tagOverdriveMediaMarker".into(), xml("A"));
+        b.meta_tags
+            .insert("tagOverdriveMediaMarker".into(), xml("B"));
         let c = build(&[a.clone(), b], "B");
         assert_eq!(c.len(), 4);
         assert_eq!((c[3].start, c[3].end), (15.5, 20.0));

@@ -12,7 +12,9 @@ pub fn folder_cover(files: &[FoundFile]) -> Option<&FoundFile> {
     let images = || files.iter().filter(|f| f.kind == FileKind::Image);
     let stem = |f: &FoundFile| {
         let name = f.rel.rsplit('/').next().unwrap_or("");
-        name.rsplit_once('.').map_or(name, |(s, _)| s).to_ascii_lowercase()
+        name.rsplit_once('.')
+            .map_or(name, |(s, _)| s)
+            .to_ascii_lowercase()
     };
     images()
         .find(|f| stem(f) == "cover")

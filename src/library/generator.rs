@@ -23,10 +23,32 @@ const OPUS: &[u8] = include_bytes!("../../tests/fixtures/audio/book.opus");
 const M4B_YEAR: &str = "2021";
 const COVER: &[u8] = include_bytes!("../../tests/fixtures/audio/cover.jpg");
 
-const FIRST: &[&str] = &["Ada", "Bruno", "Clara", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kemal", "Lena"];
-const LAST: &[&str] = &["Abbott", "Becker", "Castillo", "Duval", "Eriksen", "Fontaine", "Gallo", "Hartmann", "Ivanova", "Jansen", "Kowalski", "Lindqvist"];
-const ADJ: &[&str] = &["Silver", "Hidden", "Broken", "Quiet", "Crimson", "Distant", "Burning", "Frozen", "Golden", "Lost"];
-const NOUN: &[&str] = &["River", "Crown", "Garden", "Harbor", "Lantern", "Mountain", "Signal", "Tower", "Voyage", "Winter"];
+const FIRST: &[&str] = &[
+    "Ada", "Bruno", "Clara", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kemal",
+    "Lena",
+];
+const LAST: &[&str] = &[
+    "Abbott",
+    "Becker",
+    "Castillo",
+    "Duval",
+    "Eriksen",
+    "Fontaine",
+    "Gallo",
+    "Hartmann",
+    "Ivanova",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+];
+const ADJ: &[&str] = &[
+    "Silver", "Hidden", "Broken", "Quiet", "Crimson", "Distant", "Burning", "Frozen", "Golden",
+    "Lost",
+];
+const NOUN: &[&str] = &[
+    "River", "Crown", "Garden", "Harbor", "Lantern", "Mountain", "Signal", "Tower", "Voyage",
+    "Winter",
+];
 
 /// The book the generator meant to make, for tests to compare with what the scanner found.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +108,8 @@ fn write_audio(path: &Path, bytes: &[u8], tags: &Tags<'_>) -> io::Result<()> {
         None => tag.remove_key(ItemKey::Composer),
     }
     tag.insert_text(ItemKey::Comment, tags.comment.clone());
-    tag.save_to_path(path, WriteOptions::default()).map_err(io::Error::other)
+    tag.save_to_path(path, WriteOptions::default())
+        .map_err(io::Error::other)
 }
 
 /// Writes `n_books` books under `dir` (created if needed) and returns what each should scan as.
@@ -113,12 +136,24 @@ pub fn generate_library(dir: &Path, n_books: usize, seed: u64) -> io::Result<Vec
             has_cover: false,
             layout,
         };
-        let t = Tags { title: &title, author: &author, narrator: None, comment };
+        let t = Tags {
+            title: &title,
+            author: &author,
+            narrator: None,
+            comment,
+        };
         match layout {
             0 => {
                 book.rel = format!("{author}/{title}");
                 let d = mkdir(dir, &book.rel)?;
-                write_audio(&d.join("book.m4b"), M4B, &Tags { narrator: Some(&narrator), ..t })?;
+                write_audio(
+                    &d.join("book.m4b"),
+                    M4B,
+                    &Tags {
+                        narrator: Some(&narrator),
+                        ..t
+                    },
+                )?;
                 book.narrators = vec![narrator.clone()];
                 book.published_year = Some(M4B_YEAR.into());
                 (book.chapters, book.duration, book.has_cover) = (3, 6.0, true);
@@ -169,7 +204,10 @@ pub fn generate_library(dir: &Path, n_books: usize, seed: u64) -> io::Result<Vec
                 book.rel = format!("{author}/{title}");
                 let d = mkdir(dir, &book.rel)?;
                 write_audio(&d.join("chapters.mp3"), MP3_CHAPTERS, &t)?;
-                std::fs::write(d.join("desc.txt"), format!("<p>About {title}.</p><script>x()</script>"))?;
+                std::fs::write(
+                    d.join("desc.txt"),
+                    format!("<p>About {title}.</p><script>x()</script>"),
+                )?;
                 std::fs::write(d.join("reader.txt"), format!("{narrator}\n"))?;
                 std::fs::write(d.join("book.opf"), opf(&series, i % 5 + 1))?;
                 book.narrators = vec![narrator.clone()];

@@ -197,7 +197,10 @@ fn take_year(title: &str) -> Option<(String, String)> {
 /// pairs back into `First Last`.
 pub fn parse_names(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let normalised = s.replace(" and ", "&").replace(" And ", "&").replace(';', "&");
+    let normalised = s
+        .replace(" and ", "&")
+        .replace(" And ", "&")
+        .replace(';', "&");
     for chunk in normalised.split('&') {
         let pieces: Vec<&str> = chunk
             .split(',')
@@ -205,7 +208,7 @@ pub fn parse_names(s: &str) -> Vec<String> {
             .filter(|p| !p.is_empty())
             .collect();
         let single_word = |p: &&str| !p.contains(' ');
-        let pairs = pieces.len() % 2 == 0
+        let pairs = pieces.len().is_multiple_of(2)
             && !pieces.is_empty()
             && (pieces.iter().all(single_word) || (pieces.len() == 2 && single_word(&pieces[0])));
         if pairs {

@@ -1,9 +1,13 @@
 //! Description HTML: a small allow-list sanitiser (descriptions come from tags and sidecar files
 //! anyone can write, and clients render them as HTML) and a plain-text rendering.
 
-const ALLOWED: &[&str] = &["p", "ol", "ul", "li", "a", "strong", "em", "del", "br", "b", "i", "u"];
+const ALLOWED: &[&str] = &[
+    "p", "ol", "ul", "li", "a", "strong", "em", "del", "br", "b", "i", "u",
+];
 /// Elements whose content is dropped along with the tags.
-const DROP_CONTENT: &[&str] = &["script", "style", "iframe", "object", "embed", "template", "noscript"];
+const DROP_CONTENT: &[&str] = &[
+    "script", "style", "iframe", "object", "embed", "template", "noscript",
+];
 
 struct TagToken<'a> {
     name: String,
@@ -33,7 +37,14 @@ fn parse_tag(s: &str) -> Option<(TagToken<'_>, usize)> {
         match (quote, b[i]) {
             (None, b'>') => {
                 let attrs = s[attrs_start..i].trim_end_matches('/');
-                return Some((TagToken { name, closing, attrs }, i + 1));
+                return Some((
+                    TagToken {
+                        name,
+                        closing,
+                        attrs,
+                    },
+                    i + 1,
+                ));
             }
             (None, q @ (b'"' | b'\'')) => quote = Some(q),
             (Some(q), c) if c == q => quote = None,
@@ -156,7 +167,10 @@ mod tests {
             ("<script>alert(1)</script>ok", "ok"),
             ("<p onclick=\"x()\">t</p>", "<p>t</p>"),
             ("<a href=\"javascript:alert(1)\">x</a>", "<a>x</a>"),
-            ("<a href='https://e.org/?a=1' target=_blank>x</a>", "<a href=\"https://e.org/?a=1\">x</a>"),
+            (
+                "<a href='https://e.org/?a=1' target=_blank>x</a>",
+                "<a href=\"https://e.org/?a=1\">x</a>",
+            ),
             ("<img src=x onerror=alert(1)>y", "y"),
             ("a < b", "a &lt; b"),
             ("<div>x<br/>y</div>", "x<br>y"),

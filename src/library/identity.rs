@@ -33,7 +33,10 @@ fn file_hash(path: &Path) -> std::io::Result<[u8; 32]> {
 /// Hash of (size + first/last 64 KiB) of each audio file, order-independent so renamed files
 /// still match.
 pub fn fingerprint(audio: &[&Path]) -> std::io::Result<String> {
-    let mut hashes = audio.iter().map(|p| file_hash(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut hashes = audio
+        .iter()
+        .map(|p| file_hash(p))
+        .collect::<Result<Vec<_>, _>>()?;
     hashes.sort_unstable();
     let mut h = Sha256::new();
     for x in &hashes {
@@ -96,14 +99,25 @@ impl Matcher {
         self.take_first(&candidates, seen_paths)
     }
 
-    pub fn take_by_fingerprint(&mut self, fp: &str, seen_paths: &dyn Fn(&str) -> bool) -> Option<Known> {
+    pub fn take_by_fingerprint(
+        &mut self,
+        fp: &str,
+        seen_paths: &dyn Fn(&str) -> bool,
+    ) -> Option<Known> {
         let candidates = self.by_fp.get(fp)?.clone();
         self.take_first(&candidates, seen_paths)
     }
 
-    fn take_first(&mut self, candidates: &[usize], seen_paths: &dyn Fn(&str) -> bool) -> Option<Known> {
+    fn take_first(
+        &mut self,
+        candidates: &[usize],
+        seen_paths: &dyn Fn(&str) -> bool,
+    ) -> Option<Known> {
         let i = *candidates.iter().find(|&&i| {
-            self.known.get(i).and_then(Option::as_ref).is_some_and(|k| !seen_paths(&k.path))
+            self.known
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|k| !seen_paths(&k.path))
         })?;
         self.take(i)
     }
@@ -153,7 +167,10 @@ mod tests {
         assert_eq!(m.take_by_path("/l/a").map(|k| k.id), Some("1".into()));
         let seen = |p: &str| p == "/l/a";
         assert!(m.take_by_ino("10", &seen).is_none());
-        assert_eq!(m.take_by_fingerprint("fp-2", &seen).map(|k| k.id), Some("2".into()));
+        assert_eq!(
+            m.take_by_fingerprint("fp-2", &seen).map(|k| k.id),
+            Some("2".into())
+        );
         assert!(m.leftovers().is_empty());
     }
 }

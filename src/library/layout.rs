@@ -18,7 +18,15 @@ const IMAGE: &[&str] = &["png", "jpg", "jpeg", "webp"];
 const TEXT: &[&str] = &["txt", "nfo"];
 const METADATA: &[&str] = &["opf", "abs", "xml", "json"];
 const IGNORED_EXT: &[&str] = &[
-    "part", "tmp", "crdownload", "download", "bak", "old", "temp", "tempfile", "tempfile~",
+    "part",
+    "tmp",
+    "crdownload",
+    "download",
+    "bak",
+    "old",
+    "temp",
+    "tempfile",
+    "tempfile~",
 ];
 
 /// Lower-case extension without the dot.
@@ -118,7 +126,8 @@ pub fn walk(root: &Path) -> Walk {
         }
         for entry in listed {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                out.errors.push((entry.path(), "file name is not UTF-8".into()));
+                out.errors
+                    .push((entry.path(), "file name is not UTF-8".into()));
                 continue;
             };
             if is_ignored_name(&name) {
@@ -188,7 +197,11 @@ pub fn group(files: &[FoundFile], audiobooks_only: bool) -> Vec<ItemGroup> {
         let Some((dir, _)) = f.rel.rsplit_once('/') else {
             groups.insert(
                 f.rel.clone(),
-                ItemGroup { rel: f.rel.clone(), is_file: true, files: vec![(*f).clone()] },
+                ItemGroup {
+                    rel: f.rel.clone(),
+                    is_file: true,
+                    files: vec![(*f).clone()],
+                },
             );
             continue;
         };
@@ -205,7 +218,11 @@ pub fn group(files: &[FoundFile], audiobooks_only: bool) -> Vec<ItemGroup> {
             .to_string();
         groups
             .entry(key.clone())
-            .or_insert_with(|| ItemGroup { rel: key, is_file: false, files: Vec::new() })
+            .or_insert_with(|| ItemGroup {
+                rel: key,
+                is_file: false,
+                files: Vec::new(),
+            })
             .files
             .push((*f).clone());
     }
@@ -255,7 +272,13 @@ mod tests {
         let files: Vec<FoundFile> = rels.iter().map(|r| f(r)).collect();
         group(&files, false)
             .into_iter()
-            .map(|g| (g.rel, g.is_file, g.files.into_iter().map(|f| f.rel).collect()))
+            .map(|g| {
+                (
+                    g.rel,
+                    g.is_file,
+                    g.files.into_iter().map(|f| f.rel).collect(),
+                )
+            })
             .collect()
     }
 
@@ -304,7 +327,13 @@ mod tests {
         std::fs::create_dir_all(lib.join("A/Skip")).expect("mk");
         std::fs::create_dir_all(lib.join(".hid")).expect("mk");
         std::fs::create_dir_all(&outside).expect("mk");
-        for p in ["A/T/1.mp3", "A/Skip/1.mp3", "A/Skip/.ignore", ".hid/x.mp3", "A/T/x.tmp"] {
+        for p in [
+            "A/T/1.mp3",
+            "A/Skip/1.mp3",
+            "A/Skip/.ignore",
+            ".hid/x.mp3",
+            "A/T/x.tmp",
+        ] {
             std::fs::write(lib.join(p), b"x").expect("write");
         }
         std::fs::write(outside.join("o.mp3"), b"x").expect("write");

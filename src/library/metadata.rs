@@ -67,7 +67,10 @@ impl MetaPatch {
     /// Trims strings and drops empty ones, so "no opinion" is always `None`/empty.
     pub fn normalised(mut self) -> MetaPatch {
         fn opt(o: &mut Option<String>) {
-            *o = o.take().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            *o = o
+                .take()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty());
         }
         fn list(v: &mut Vec<String>) {
             let mut seen = Vec::new();
@@ -91,17 +94,28 @@ impl MetaPatch {
         ] {
             opt(o);
         }
-        for v in [&mut self.authors, &mut self.narrators, &mut self.genres, &mut self.tags] {
+        for v in [
+            &mut self.authors,
+            &mut self.narrators,
+            &mut self.genres,
+            &mut self.tags,
+        ] {
             list(v);
         }
         self.series.retain(|(n, _)| !n.trim().is_empty());
-        self.description = self.description.map(|d| sanitize(&d)).filter(|d| !d.is_empty());
+        self.description = self
+            .description
+            .map(|d| sanitize(&d))
+            .filter(|d| !d.is_empty());
         self
     }
 }
 
 /// Merges the sources in `precedence` order (lowest first); sources not listed are ignored.
-pub fn merge(precedence: &[MetadataSource], sources: BTreeMap<MetadataSource, MetaPatch>) -> MetaPatch {
+pub fn merge(
+    precedence: &[MetadataSource],
+    sources: BTreeMap<MetadataSource, MetaPatch>,
+) -> MetaPatch {
     let mut sources = sources;
     let mut out = MetaPatch::default();
     for s in precedence {
@@ -118,7 +132,10 @@ pub fn from_folder(info: FolderInfo) -> MetaPatch {
         subtitle: info.subtitle,
         authors: info.authors,
         narrators: info.narrators,
-        series: info.series.map(|s| vec![(s, info.sequence)]).unwrap_or_default(),
+        series: info
+            .series
+            .map(|s| vec![(s, info.sequence)])
+            .unwrap_or_default(),
         published_year: info.published_year,
         asin: info.asin,
         ..MetaPatch::default()
@@ -173,9 +190,13 @@ pub fn from_tags(tags: &BTreeMap<String, String>) -> MetaPatch {
             .or(get("tagAlbumArtist"))
             .map(|a| parse_names(&a))
             .unwrap_or_default(),
-        narrators: get("tagComposer").map(|n| parse_names(&n)).unwrap_or_default(),
+        narrators: get("tagComposer")
+            .map(|n| parse_names(&n))
+            .unwrap_or_default(),
         series,
-        genres: get("tagGenre").map(|g| split_genres(&g)).unwrap_or_default(),
+        genres: get("tagGenre")
+            .map(|g| split_genres(&g))
+            .unwrap_or_default(),
         published_year: get("tagDate").and_then(|d| year_of(&d)),
         publisher: get("tagPublisher"),
         description: get("tagDescription").or(get("tagComment")),
@@ -208,7 +229,11 @@ mod tests {
         let out = merge(&MetadataSource::DEFAULT_ORDER, m.clone());
         assert_eq!(out.title.as_deref(), Some("Tag"));
         assert_eq!(out.authors, ["Opf Author"]);
-        let reversed: Vec<_> = MetadataSource::DEFAULT_ORDER.iter().rev().copied().collect();
+        let reversed: Vec<_> = MetadataSource::DEFAULT_ORDER
+            .iter()
+            .rev()
+            .copied()
+            .collect();
         let out = merge(&reversed, m.clone());
         assert_eq!(out.title.as_deref(), Some("Folder"));
         assert_eq!(out.authors, ["Folder Author"]);

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod chapters;
 pub mod covers;
+pub mod folders;
 pub mod generator;
 pub mod grammar;
 pub mod html;
@@ -11,6 +12,8 @@ pub mod identity;
 pub mod layout;
 pub mod metadata;
 pub mod model;
+pub mod plan;
 pub mod probe;
 pub mod scan;
 pub mod sidecar;
+pub mod watch;

@@ -90,7 +90,10 @@ pub fn probe(path: &Path) -> Result<Probed, String> {
 }
 
 fn set(out: &mut Probed, key: &str, value: Option<String>) {
-    if let Some(v) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+    if let Some(v) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    {
         out.meta_tags.entry(key.to_string()).or_insert(v);
     }
 }
@@ -107,9 +110,17 @@ fn read_common_tags(tag: &Tag, out: &mut Probed) {
     set(out, "tagGenre", Some(genres.join(";")));
     set(out, "tagDescription", get(ItemKey::Description));
     set(out, "tagComment", get(ItemKey::Comment));
-    set(out, "tagPublisher", get(ItemKey::Publisher).or(get(ItemKey::Label)));
+    set(
+        out,
+        "tagPublisher",
+        get(ItemKey::Publisher).or(get(ItemKey::Label)),
+    );
     set(out, "tagLanguage", get(ItemKey::Language));
-    set(out, "tagSeries", get(ItemKey::ShowName).or(get(ItemKey::Movement)));
+    set(
+        out,
+        "tagSeries",
+        get(ItemKey::ShowName).or(get(ItemKey::Movement)),
+    );
     set(
         out,
         "tagGrouping",
@@ -179,7 +190,16 @@ fn read_mp4_extras(path: &Path, out: &mut Probed) {
     let Ok(tag) = mp4ameta::Tag::read_with_path(path, &cfg) else {
         return;
     };
-    for name in ["ASIN", "asin", "AUDIBLE_ASIN", "ISBN", "SERIES", "series", "series-part", "SUBTITLE"] {
+    for name in [
+        "ASIN",
+        "asin",
+        "AUDIBLE_ASIN",
+        "ISBN",
+        "SERIES",
+        "series",
+        "series-part",
+        "SUBTITLE",
+    ] {
         let ident = mp4ameta::FreeformIdent::new_static("com.apple.iTunes", name);
         if let (Some(key), Some(v)) = (custom_key(name), tag.strings_of(&ident).next()) {
             set(out, key, Some(v.to_string()));
@@ -210,14 +230,22 @@ pub fn with_ends(mut starts: Vec<(f64, String)>, duration: f64) -> Vec<Chapter> 
         .into_iter()
         .zip(ends)
         .enumerate()
-        .map(|(i, ((start, title), end))| Chapter { id: i as u32, start, end, title })
+        .map(|(i, ((start, title), end))| Chapter {
+            id: i as u32,
+            start,
+            end,
+            title,
+        })
         .collect()
 }
 
 fn format_codec(t: FileType, ext: &str) -> (&'static str, &'static str) {
     match t {
         FileType::Mpeg => ("MP2/3 (MPEG audio layer 2/3)", "mp3"),
-        FileType::Mp4 => ("QuickTime / MOV", if ext == "alac" { "alac" } else { "aac" }),
+        FileType::Mp4 => (
+            "QuickTime / MOV",
+            if ext == "alac" { "alac" } else { "aac" },
+        ),
         FileType::Flac => ("raw FLAC", "flac"),
         FileType::Vorbis => ("Ogg", "vorbis"),
         FileType::Opus => ("Ogg", "opus"),

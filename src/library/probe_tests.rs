@@ -2,7 +2,9 @@ use super::*;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audio")
+        .join(name)
 }
 
 #[test]
@@ -11,9 +13,18 @@ fn m4b_tags_chapters_cover() {
     assert!((p.duration - 6.0).abs() < 0.2, "{}", p.duration);
     assert_eq!(p.codec, "aac");
     assert_eq!(p.mime_type, "audio/mp4");
-    assert_eq!(p.meta_tags.get("tagTitle").map(String::as_str), Some("Fixture Book"));
-    assert_eq!(p.meta_tags.get("tagComposer").map(String::as_str), Some("Fixture Narrator"));
-    assert_eq!(p.meta_tags.get("tagAlbumArtist").map(String::as_str), Some("Fixture Author"));
+    assert_eq!(
+        p.meta_tags.get("tagTitle").map(String::as_str),
+        Some("Fixture Book")
+    );
+    assert_eq!(
+        p.meta_tags.get("tagComposer").map(String::as_str),
+        Some("Fixture Narrator")
+    );
+    assert_eq!(
+        p.meta_tags.get("tagAlbumArtist").map(String::as_str),
+        Some("Fixture Author")
+    );
     assert_eq!(p.embedded_cover_art.as_deref(), Some("mjpeg"));
     let titles: Vec<&str> = p.chapters.iter().map(|c| c.title.as_str()).collect();
     assert_eq!(titles, ["Opening", "Middle", "Ending"]);
@@ -26,7 +37,10 @@ fn mp3_tags_and_chap() {
     let p = probe(&fixture("part2.mp3")).expect("probe");
     assert_eq!(p.track, Some(2));
     assert_eq!(p.codec, "mp3");
-    assert_eq!(p.meta_tags.get("tagArtist").map(String::as_str), Some("Mp3 Author"));
+    assert_eq!(
+        p.meta_tags.get("tagArtist").map(String::as_str),
+        Some("Mp3 Author")
+    );
     let c = probe(&fixture("chapters.mp3")).expect("probe");
     let titles: Vec<&str> = c.chapters.iter().map(|c| c.title.as_str()).collect();
     assert_eq!(titles, ["First", "Second"]);
@@ -34,7 +48,11 @@ fn mp3_tags_and_chap() {
 
 #[test]
 fn other_formats() {
-    for (name, codec) in [("book.flac", "flac"), ("book.ogg", "vorbis"), ("book.opus", "opus")] {
+    for (name, codec) in [
+        ("book.flac", "flac"),
+        ("book.ogg", "vorbis"),
+        ("book.opus", "opus"),
+    ] {
         let p = probe(&fixture(name)).expect(name);
         assert_eq!(p.codec, codec, "{name}");
         assert!(p.duration > 1.0, "{name}");
@@ -54,7 +72,11 @@ fn random_bytes_never_panic() {
     let mut x: u64 = 42;
     for i in 0..60 {
         let ext = ["mp3", "m4b", "flac", "ogg", "opus"][i % 5];
-        let mut bytes = if i % 2 == 0 { real.clone() } else { vec![0u8; 3000] };
+        let mut bytes = if i % 2 == 0 {
+            real.clone()
+        } else {
+            vec![0u8; 3000]
+        };
         for _ in 0..50 {
             x ^= x << 13;
             x ^= x >> 7;

@@ -20,7 +20,10 @@ fn read_text(f: &FoundFile) -> Option<String> {
         return None;
     }
     let mut buf = Vec::new();
-    std::fs::File::open(&f.path).ok()?.read_to_end(&mut buf).ok()?;
+    std::fs::File::open(&f.path)
+        .ok()?
+        .read_to_end(&mut buf)
+        .ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -28,18 +31,39 @@ fn read_text(f: &FoundFile) -> Option<String> {
 pub fn read_sidecars(files: &[FoundFile]) -> BTreeMap<MetadataSource, MetaPatch> {
     let name = |f: &FoundFile| f.rel.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
     let mut out = BTreeMap::new();
-    if let Some(t) = files.iter().find(|f| name(f).ends_with(".nfo")).and_then(read_text) {
+    if let Some(t) = files
+        .iter()
+        .find(|f| name(f).ends_with(".nfo"))
+        .and_then(read_text)
+    {
         out.insert(MetadataSource::NfoFile, parse_nfo(&t));
     }
-    let desc = files.iter().find(|f| name(f) == "desc.txt").and_then(read_text);
-    let reader = files.iter().find(|f| name(f) == "reader.txt").and_then(read_text);
+    let desc = files
+        .iter()
+        .find(|f| name(f) == "desc.txt")
+        .and_then(read_text);
+    let reader = files
+        .iter()
+        .find(|f| name(f) == "reader.txt")
+        .and_then(read_text);
     if desc.is_some() || reader.is_some() {
-        out.insert(MetadataSource::TxtFiles, parse_txt(desc.as_deref(), reader.as_deref()));
+        out.insert(
+            MetadataSource::TxtFiles,
+            parse_txt(desc.as_deref(), reader.as_deref()),
+        );
     }
-    if let Some(t) = files.iter().find(|f| name(f).ends_with(".opf")).and_then(read_text) {
+    if let Some(t) = files
+        .iter()
+        .find(|f| name(f).ends_with(".opf"))
+        .and_then(read_text)
+    {
         out.insert(MetadataSource::OpfFile, parse_opf(&t));
     }
-    if let Some(t) = files.iter().find(|f| name(f) == "metadata.json").and_then(read_text) {
+    if let Some(t) = files
+        .iter()
+        .find(|f| name(f) == "metadata.json")
+        .and_then(read_text)
+    {
         out.insert(MetadataSource::AbsMetadata, parse_abs_json(&t));
     }
     out
@@ -61,7 +85,9 @@ pub fn parse_nfo(text: &str) -> MetaPatch {
     let mut in_description = false;
     let mut description = Vec::new();
     for line in text.lines() {
-        let kv = line.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim()));
+        let kv = line
+            .split_once(':')
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim()));
         let known = kv.as_ref().is_some_and(|(k, _)| nfo_key(k));
         if in_description && !known {
             description.push(line.trim().to_string());
@@ -111,18 +137,40 @@ pub fn parse_nfo(text: &str) -> MetaPatch {
 fn nfo_key(k: &str) -> bool {
     matches!(
         k,
-        "title" | "subtitle" | "author" | "narrator" | "read by" | "narrated by" | "series name"
-            | "series" | "position in series" | "genre" | "tags" | "copyright" | "release date"
-            | "date" | "unabridged" | "abridged" | "publisher" | "asin" | "isbn" | "language"
+        "title"
+            | "subtitle"
+            | "author"
+            | "narrator"
+            | "read by"
+            | "narrated by"
+            | "series name"
+            | "series"
+            | "position in series"
+            | "genre"
+            | "tags"
+            | "copyright"
+            | "release date"
+            | "date"
+            | "unabridged"
+            | "abridged"
+            | "publisher"
+            | "asin"
+            | "isbn"
+            | "language"
     )
 }
 
 fn is_yes(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "yes" | "y" | "true" | "1")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "yes" | "y" | "true" | "1"
+    )
 }
 
 fn attr<'a>(n: &roxmltree::Node<'a, '_>, local: &str) -> Option<&'a str> {
-    n.attributes().find(|a| a.name() == local).map(|a| a.value())
+    n.attributes()
+        .find(|a| a.name() == local)
+        .map(|a| a.value())
 }
 
 pub fn parse_opf(text: &str) -> MetaPatch {
@@ -130,7 +178,10 @@ pub fn parse_opf(text: &str) -> MetaPatch {
     let Ok(doc) = roxmltree::Document::parse(text) else {
         return p;
     };
-    let Some(meta) = doc.descendants().find(|n| n.has_tag_name("metadata") || n.tag_name().name() == "metadata") else {
+    let Some(meta) = doc
+        .descendants()
+        .find(|n| n.has_tag_name("metadata") || n.tag_name().name() == "metadata")
+    else {
         return p;
     };
     // EPUB3 puts roles in `<meta refines="#id" property="role">`.
@@ -145,7 +196,11 @@ pub fn parse_opf(text: &str) -> MetaPatch {
     let mut series_name = None;
     let mut series_index = None;
     for n in meta.children().filter(|n| n.is_element()) {
-        let text = n.text().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
+        let text = n
+            .text()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
         match n.tag_name().name() {
             "title" => p.title = p.title.take().or(text),
             "subtitle" => p.subtitle = text,

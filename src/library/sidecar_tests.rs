@@ -53,7 +53,10 @@ Copyright: 2003\nUnabridged: Yes\nPublisher: Nfo Pub\nDescription:\nLine one.\nL
 
 #[test]
 fn txt_files() {
-    let p = parse_txt(Some("Plain description"), Some("\n Reader Person \nignored"));
+    let p = parse_txt(
+        Some("Plain description"),
+        Some("\n Reader Person \nignored"),
+    );
     assert_eq!(p.description.as_deref(), Some("Plain description"));
     assert_eq!(p.narrators, ["Reader Person"]);
 }
@@ -67,7 +70,10 @@ fn abs_metadata_json() {
       "explicit":true,"abridged":false}"#;
     let p = parse_abs_json(j);
     assert_eq!(p.title.as_deref(), Some("Json Title"));
-    assert_eq!(p.series, [("Json Saga".to_string(), Some("2.5".to_string()))]);
+    assert_eq!(
+        p.series,
+        [("Json Saga".to_string(), Some("2.5".to_string()))]
+    );
     assert_eq!(p.chapters.len(), 1);
     assert_eq!(p.explicit, Some(true));
     assert_eq!(p.tags, ["fav"]);

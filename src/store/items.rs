@@ -45,7 +45,10 @@ fn author_id(conn: &Connection, library_id: &str, name: &str, now: i64) -> Store
     let mut find = conn.prepare_cached(
         "SELECT id FROM authors WHERE library_id = ?1 AND name = ?2 COLLATE NOCASE",
     )?;
-    if let Some(id) = find.query_row(params![library_id, name], |r| r.get(0)).optional()? {
+    if let Some(id) = find
+        .query_row(params![library_id, name], |r| r.get(0))
+        .optional()?
+    {
         return Ok(id);
     }
     let id = uuid::Uuid::new_v4().to_string();
@@ -61,7 +64,10 @@ fn series_id(conn: &Connection, library_id: &str, name: &str, now: i64) -> Store
     let mut find = conn.prepare_cached(
         "SELECT id FROM series WHERE library_id = ?1 AND name = ?2 COLLATE NOCASE",
     )?;
-    if let Some(id) = find.query_row(params![library_id, name], |r| r.get(0)).optional()? {
+    if let Some(id) = find
+        .query_row(params![library_id, name], |r| r.get(0))
+        .optional()?
+    {
         return Ok(id);
     }
     let id = uuid::Uuid::new_v4().to_string();

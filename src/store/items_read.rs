@@ -116,7 +116,12 @@ pub fn chapters_of(conn: &Connection, item_id: &str) -> StoreResult<Vec<Chapter>
         "SELECT idx, start, end, title FROM chapters WHERE item_id = ?1 ORDER BY idx",
     )?;
     let rows = st.query_map([item_id], |r| {
-        Ok(Chapter { id: r.get(0)?, start: r.get(1)?, end: r.get(2)?, title: r.get(3)? })
+        Ok(Chapter {
+            id: r.get(0)?,
+            start: r.get(1)?,
+            end: r.get(2)?,
+            title: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -129,7 +134,12 @@ fn fill_children(conn: &Connection, item: &mut Item) -> StoreResult<()> {
          WHERE ia.item_id = ?1 ORDER BY ia.position",
     )?;
     item.metadata.authors = st
-        .query_map([&item.id], |r| Ok(AuthorRef { id: r.get(0)?, name: r.get(1)? }))?
+        .query_map([&item.id], |r| {
+            Ok(AuthorRef {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     let mut st = conn.prepare_cached(
         "SELECT s.id, s.name, i.sequence FROM item_series i JOIN series s ON s.id = i.series_id
@@ -137,7 +147,11 @@ fn fill_children(conn: &Connection, item: &mut Item) -> StoreResult<()> {
     )?;
     item.metadata.series = st
         .query_map([&item.id], |r| {
-            Ok(SeriesRef { id: r.get(0)?, name: r.get(1)?, sequence: r.get(2)? })
+            Ok(SeriesRef {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                sequence: r.get(2)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(())
@@ -146,7 +160,11 @@ fn fill_children(conn: &Connection, item: &mut Item) -> StoreResult<()> {
 /// A full item (audio files, chapters, authors, series) by id.
 pub fn get_item(conn: &Connection, id: &str) -> StoreResult<Option<Item>> {
     let sql = format!("SELECT {ITEM_COLS} FROM items WHERE id = ?1");
-    let Some(mut item) = conn.prepare_cached(&sql)?.query_row([id], item_row).optional()? else {
+    let Some(mut item) = conn
+        .prepare_cached(&sql)?
+        .query_row([id], item_row)
+        .optional()?
+    else {
         return Ok(None);
     };
     fill_children(conn, &mut item)?;
@@ -169,18 +187,32 @@ pub fn list_items(conn: &Connection, library_id: &str) -> StoreResult<Vec<Item>>
 }
 
 pub fn count_items(conn: &Connection, library_id: &str) -> StoreResult<i64> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM items WHERE library_id = ?1", [library_id], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM items WHERE library_id = ?1",
+        [library_id],
+        |r| r.get(0),
+    )?)
 }
 
-pub fn item_id_by_path(conn: &Connection, library_id: &str, path: &str) -> StoreResult<Option<String>> {
+pub fn item_id_by_path(
+    conn: &Connection,
+    library_id: &str,
+    path: &str,
+) -> StoreResult<Option<String>> {
     Ok(conn
         .prepare_cached("SELECT id FROM items WHERE library_id = ?1 AND path = ?2")?
         .query_row([library_id, path], |r| r.get(0))
         .optional()?)
 }
 
-fn ids_where(conn: &Connection, column: &str, library_id: &str, value: &str) -> StoreResult<Vec<String>> {
-    let sql = format!("SELECT id FROM items WHERE library_id = ?1 AND {column} = ?2 AND {column} <> ''");
+fn ids_where(
+    conn: &Connection,
+    column: &str,
+    library_id: &str,
+    value: &str,
+) -> StoreResult<Vec<String>> {
+    let sql =
+        format!("SELECT id FROM items WHERE library_id = ?1 AND {column} = ?2 AND {column} <> ''");
     let mut st = conn.prepare_cached(&sql)?;
     let rows = st.query_map([library_id, value], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -190,7 +222,11 @@ pub fn item_ids_by_ino(conn: &Connection, library_id: &str, ino: &str) -> StoreR
     ids_where(conn, "ino", library_id, ino)
 }
 
-pub fn item_ids_by_fingerprint(conn: &Connection, library_id: &str, fp: &str) -> StoreResult<Vec<String>> {
+pub fn item_ids_by_fingerprint(
+    conn: &Connection,
+    library_id: &str,
+    fp: &str,
+) -> StoreResult<Vec<String>> {
     ids_where(conn, "fingerprint", library_id, fp)
 }
 

@@ -34,7 +34,12 @@ fn folders_of(conn: &Connection, library_id: &str) -> StoreResult<Vec<LibraryFol
         "SELECT id, library_id, path, created_at FROM library_folders WHERE library_id = ?1 ORDER BY path",
     )?;
     let rows = st.query_map([library_id], |r| {
-        Ok(LibraryFolder { id: r.get(0)?, library_id: r.get(1)?, path: r.get(2)?, added_at: r.get(3)? })
+        Ok(LibraryFolder {
+            id: r.get(0)?,
+            library_id: r.get(1)?,
+            path: r.get(2)?,
+            added_at: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -52,8 +57,11 @@ pub fn create_library(
     now: i64,
 ) -> StoreResult<Library> {
     let id = uuid::Uuid::new_v4().to_string();
-    let order: i64 =
-        conn.query_row("SELECT COALESCE(MAX(display_order), 0) + 1 FROM libraries", [], |r| r.get(0))?;
+    let order: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(display_order), 0) + 1 FROM libraries",
+        [],
+        |r| r.get(0),
+    )?;
     conn.execute(
         "INSERT INTO libraries (id, name, display_order, settings, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -64,7 +72,12 @@ pub fn create_library(
 }
 
 /// Makes the library's folders exactly `paths`, keeping the ids of folders that stay.
-pub fn set_folders(conn: &Connection, library_id: &str, paths: &[String], now: i64) -> StoreResult<()> {
+pub fn set_folders(
+    conn: &Connection,
+    library_id: &str,
+    paths: &[String],
+    now: i64,
+) -> StoreResult<()> {
     for existing in folders_of(conn, library_id)? {
         if !paths.contains(&existing.path) {
             conn.execute("DELETE FROM library_folders WHERE id = ?1", [&existing.id])?;
@@ -75,7 +88,12 @@ pub fn set_folders(conn: &Connection, library_id: &str, paths: &[String], now: i
          ON CONFLICT(path) DO NOTHING",
     )?;
     for p in paths {
-        st.execute(params![uuid::Uuid::new_v4().to_string(), library_id, p, now])?;
+        st.execute(params![
+            uuid::Uuid::new_v4().to_string(),
+            library_id,
+            p,
+            now
+        ])?;
     }
     Ok(())
 }
@@ -95,7 +113,9 @@ pub fn get_library(conn: &Connection, id: &str) -> StoreResult<Option<Library>> 
 pub fn list_libraries(conn: &Connection) -> StoreResult<Vec<Library>> {
     let sql = format!("SELECT {LIBRARY_COLS} FROM libraries ORDER BY display_order, created_at");
     let mut st = conn.prepare(&sql)?;
-    let mut libs = st.query_map([], library_row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut libs = st
+        .query_map([], library_row)?
+        .collect::<Result<Vec<_>, _>>()?;
     for l in &mut libs {
         l.folders = folders_of(conn, &l.id)?;
     }
@@ -105,7 +125,11 @@ pub fn list_libraries(conn: &Connection) -> StoreResult<Vec<Library>> {
 /// The library that has `path` as one of its folders.
 pub fn find_library_by_folder(conn: &Connection, path: &str) -> StoreResult<Option<Library>> {
     let id: Option<String> = conn
-        .query_row("SELECT library_id FROM library_folders WHERE path = ?1", [path], |r| r.get(0))
+        .query_row(
+            "SELECT library_id FROM library_folders WHERE path = ?1",
+            [path],
+            |r| r.get(0),
+        )
         .optional()?;
     match id {
         Some(id) => get_library(conn, &id),

@@ -24,7 +24,11 @@ pub fn add_issue(conn: &Connection, issue: &ScanIssue) -> StoreResult<()> {
 }
 
 /// Drops issues for paths that no longer exist on disk.
-pub fn retain_issues(conn: &Connection, library_id: &str, exists: &dyn Fn(&str) -> bool) -> StoreResult<()> {
+pub fn retain_issues(
+    conn: &Connection,
+    library_id: &str,
+    exists: &dyn Fn(&str) -> bool,
+) -> StoreResult<()> {
     for issue in list_issues(conn, library_id)? {
         if !exists(&issue.path) {
             conn.execute(
@@ -41,7 +45,12 @@ pub fn list_issues(conn: &Connection, library_id: &str) -> StoreResult<Vec<ScanI
         "SELECT library_id, path, reason, found_at FROM scan_issues WHERE library_id = ?1 ORDER BY path",
     )?;
     let rows = st.query_map([library_id], |r| {
-        Ok(ScanIssue { library_id: r.get(0)?, path: r.get(1)?, reason: r.get(2)?, found_at: r.get(3)? })
+        Ok(ScanIssue {
+            library_id: r.get(0)?,
+            path: r.get(1)?,
+            reason: r.get(2)?,
+            found_at: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 mod foundation;
+mod hardening;
 mod harness;
 mod users;

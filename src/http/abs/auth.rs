@@ -11,10 +11,12 @@ use serde_json::{Value, json};
 use super::json;
 use crate::accounts;
 use crate::app::AppState;
-use crate::auth::extract::{ClientIp, CurrentUser, Principal, url_query_value};
+use crate::audit::{self, Action, AuditEvent};
+use crate::auth::extract::{ClientIp, Principal, SelfUser, url_query_value};
 use crate::auth::password::{self, Verified};
 use crate::auth::sessions::{self, ClientMeta, IssuedTokens, SessionPolicy};
 use crate::auth::setup;
+use crate::auth::throttle::AccountDecision;
 use crate::error::{AppError, AppResult};
 use crate::http::body::{JsonBody, JsonOrForm};
 use crate::http::cookies::{self, REFRESH_COOKIE};
@@ -114,6 +116,8 @@ fn with_refresh_cookie(state: &AppState, body: Value, refresh: &str, secure: boo
 }
 
 /// Verifies a username and password; every failure is the same `invalid_credentials` in the same time.
+/// On success the hash is upgraded when needed and the password is judged against the policy, so an
+/// imported or old weak password must be changed before the account can do anything else.
 async fn check_credentials(
     state: &AppState,
     username: String,
@@ -135,18 +139,21 @@ async fn check_credentials(
     })
     .await
     .map_err(AppError::internal)?;
-    let user = match (user, verdict) {
-        (Some(u), Verified::Yes | Verified::YesRehash) if u.is_active => (u, verdict),
+    let mut u = match (user, verdict) {
+        (Some(u), Verified::Yes | Verified::YesRehash) if u.is_active => u,
         _ => return Err(AppError::invalid_credentials()),
     };
-    let (mut u, verdict) = user;
-    if verdict == Verified::YesRehash {
-        let new_hash = tokio::task::spawn_blocking(move || password::hash(&password_text))
-            .await
-            .map_err(AppError::internal)??;
-        let now = state.now_ms();
-        u.password_hash = Some(new_hash);
-        u.updated_at = now;
+    let weak = accounts::check_password_policy(&state.config, &u.username, &password_text).is_err();
+    if verdict == Verified::YesRehash || weak != u.must_change_password {
+        if verdict == Verified::YesRehash {
+            u.password_hash = Some(
+                tokio::task::spawn_blocking(move || password::hash(&password_text))
+                    .await
+                    .map_err(AppError::internal)??,
+            );
+        }
+        u.must_change_password = weak;
+        u.updated_at = state.now_ms();
         let to_save = u.clone();
         state
             .store
@@ -154,6 +161,93 @@ async fn check_credentials(
             .await?;
     }
     Ok(u)
+}
+
+/// True when the request carries a live refresh session of `username`: the owner's own device,
+/// which the per-account softlock must not lock out.
+async fn is_known_device(state: &AppState, headers: &HeaderMap, username: &str) -> AppResult<bool> {
+    let token = headers
+        .get("x-refresh-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| cookies::get(headers, REFRESH_COOKIE));
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(false);
+    };
+    let (name, now) = (username.to_string(), state.now_ms());
+    state
+        .store
+        .read(move |c| {
+            let hash = crate::auth::tokens::token_hash(&token);
+            let Some(session) = crate::store::auth_sessions::by_refresh_hash(c, &hash)? else {
+                return Ok(false);
+            };
+            let owner = users::by_id(c, &session.user_id)?;
+            Ok(session.expires_at > now
+                && owner.is_some_and(|u| u.username.eq_ignore_ascii_case(&name)))
+        })
+        .await
+}
+
+/// The throttled credential check every password route goes through: the per-IP limit, then the
+/// per-account softlock (a right password during a lock fails like a wrong one), then the password.
+pub async fn guarded_check(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    headers: &HeaderMap,
+    username: &str,
+    password_text: String,
+) -> AppResult<User> {
+    let now = state.now_ms();
+    let ua = user_agent(headers);
+    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
+        state
+            .audit(
+                AuditEvent::new(Action::LoginThrottled)
+                    .actor_name(username)
+                    .client(client.ip, ua),
+            )
+            .await;
+        return Err(err);
+    }
+    let known = is_known_device(state, headers, username).await?;
+    if let AccountDecision::Locked { .. } = state.throttle.check_account(username, known, now) {
+        tokio::task::spawn_blocking(move || password::burn_equivalent_time(&password_text))
+            .await
+            .map_err(AppError::internal)?;
+        state
+            .throttle
+            .record_failure(client.ip, Some(username), now)
+            .await?;
+        state
+            .audit(
+                AuditEvent::new(Action::LoginLocked)
+                    .actor_name(username)
+                    .client(client.ip, ua),
+            )
+            .await;
+        return Err(AppError::invalid_credentials());
+    }
+    match check_credentials(state, username.to_string(), password_text).await {
+        Ok(user) => {
+            state.throttle.record_success(username, now).await?;
+            Ok(user)
+        }
+        Err(e) => {
+            state
+                .throttle
+                .record_failure(client.ip, Some(username), now)
+                .await?;
+            state
+                .audit(
+                    AuditEvent::new(Action::LoginFailure)
+                        .actor_name(username)
+                        .client(client.ip, ua),
+                )
+                .await;
+            Err(e)
+        }
+    }
 }
 
 pub async fn login(
@@ -165,17 +259,38 @@ pub async fn login(
     let (Some(username), Some(password_text)) = (body.username, body.password) else {
         return Err(AppError::bad_request("Bad Request"));
     };
-    let user = check_credentials(&state, username.trim().to_string(), password_text).await?;
+    let username = username.trim().to_string();
+    let user = guarded_check(&state, &client, &headers, &username, password_text).await?;
+    let networks = crate::auth::allowlist::parse_list(&user.allowed_networks).unwrap_or_default();
+    if let Err(refusal) = state
+        .allowlists
+        .check_user(client.ip, user.is_admin(), &networks)
+    {
+        state
+            .audit(
+                AuditEvent::new(Action::AllowlistRefused)
+                    .actor(user.id.clone(), user.username.clone())
+                    .client(client.ip, user_agent(&headers))
+                    .target("/login")
+                    .details(json!({ "list": refusal.as_str() })),
+            )
+            .await;
+        return Err(AppError::forbidden());
+    }
     let policy = session_policy(&state);
     let meta_ip = client.ip.to_string();
     let ua = user_agent(&headers).map(str::to_string);
     let now = state.now_ms();
     let keys = state.keys.clone();
     let u = user.clone();
+    let event = AuditEvent::new(Action::LoginSuccess)
+        .actor(user.id.clone(), user.username.clone())
+        .client(client.ip, user_agent(&headers));
     let tokens: IssuedTokens = state
         .store
         .write(move |tx| {
             users::touch_last_seen(tx, &u.id, now)?;
+            audit::append(tx, &event, now)?;
             sessions::open(
                 tx,
                 &keys,
@@ -214,13 +329,30 @@ pub async fn refresh(
     let token = from_header
         .or_else(|| cookies::get(&headers, REFRESH_COOKIE))
         .ok_or_else(|| AppError::json(StatusCode::UNAUTHORIZED, "No refresh token provided"))?;
+    let now = state.now_ms();
+    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
+        return Err(err);
+    }
     let policy = session_policy(&state);
     let keys = state.keys.clone();
-    let now = state.now_ms();
-    let (user, tokens) = state
+    let outcome = state
         .store
         .write(move |tx| sessions::refresh(tx, &keys, &policy, &token, now))
-        .await??;
+        .await?;
+    let (user, tokens) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            state.throttle.record_failure(client.ip, None, now).await?;
+            state
+                .audit(
+                    AuditEvent::new(Action::RefreshFailure)
+                        .client(client.ip, user_agent(&headers))
+                        .details(json!({ "reason": e.to_string() })),
+                )
+                .await;
+            return Err(e);
+        }
+    };
     let refresh_in_body = header_caller.then_some(tokens.refresh_token.as_str());
     let body = login_payload(&state, &user, Some(&tokens.access_token), refresh_in_body).await?;
     Ok(with_refresh_cookie(
@@ -263,7 +395,10 @@ pub async fn logout(
     Ok(resp)
 }
 
-pub async fn authorize(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<Value>> {
+pub async fn authorize(
+    State(state): State<AppState>,
+    SelfUser(me): SelfUser,
+) -> AppResult<Json<Value>> {
     Ok(Json(login_payload(&state, &me.user, None, None).await?))
 }
 
@@ -283,9 +418,14 @@ pub struct NewRoot {
 /// Creates the first (root) user; only with the setup token printed on the server's console.
 pub async fn init(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     JsonBody(body): JsonBody<InitBody>,
 ) -> AppResult<Response> {
+    let now = state.now_ms();
+    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
+        return Err(err);
+    }
     let presented = body.setup_token.or_else(|| {
         headers
             .get("x-setup-token")
@@ -295,6 +435,7 @@ pub async fn init(
     let data_dir = state.data_dir.clone();
     let token_ok = presented.is_some_and(|t| setup::check(&data_dir, &t));
     if !token_ok {
+        state.throttle.record_failure(client.ip, None, now).await?;
         return Err(AppError::Forbidden(
             "Setup token required: use the token printed on the server console".into(),
         ));
@@ -319,6 +460,9 @@ pub async fn init(
     .await
     .map_err(AppError::internal)??;
     setup::consume(&data_dir);
+    state
+        .audit(AuditEvent::new(Action::ServerInit).client(client.ip, user_agent(&headers)))
+        .await;
     Ok((StatusCode::OK, "OK").into_response())
 }
 
@@ -332,7 +476,9 @@ pub struct PasswordBody {
 /// `PATCH /api/me/password`: needs the current password; ends every other session.
 pub async fn change_password(
     State(state): State<AppState>,
-    me: CurrentUser,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    SelfUser(me): SelfUser,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> AppResult<Response> {
     if me.user.user_type == UserType::Guest {
@@ -341,7 +487,8 @@ pub async fn change_password(
     let (Some(current), Some(new_password)) = (body.password, body.new_password) else {
         return Err(AppError::bad_request("Missing password or newPassword"));
     };
-    check_credentials(&state, me.user.username.clone(), current).await?;
+    let username = me.user.username.clone();
+    guarded_check(&state, &client, &headers, &username, current).await?;
     let keep = match &me.principal {
         Principal::Session { session_id } => Some(session_id.clone()),
         _ => None,
@@ -357,5 +504,12 @@ pub async fn change_password(
     })
     .await
     .map_err(AppError::internal)??;
+    state
+        .audit(
+            AuditEvent::new(Action::PasswordChange)
+                .actor(me.user.id.clone(), me.user.username.clone())
+                .client(client.ip, user_agent(&headers)),
+        )
+        .await;
     Ok((StatusCode::OK, "OK").into_response())
 }

@@ -56,6 +56,7 @@ pub fn user(
         "itemTagsSelected": u.item_tags_selected,
         "hasOpenIDLink": false,
         "mustChangePassword": u.must_change_password,
+        "allowedNetworks": u.allowed_networks,
     })
 }
 

@@ -6,11 +6,11 @@ use serde_json::Value;
 
 use super::json;
 use crate::app::AppState;
-use crate::auth::extract::CurrentUser;
+use crate::auth::extract::SelfUser;
 use crate::error::AppResult;
 use crate::store::progress;
 
-pub async fn me(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<Value>> {
+pub async fn me(State(state): State<AppState>, SelfUser(me): SelfUser) -> AppResult<Json<Value>> {
     let uid = me.user.id.clone();
     let (rows, marks) = state
         .store

@@ -1,6 +1,8 @@
 //! The Audiobookshelf-compatible API: handlers named after ABS's route groups, and the JSON shapes
 //! its clients parse (`json`), kept apart from the domain types.
 
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod json;
 pub mod me;

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::json;
 use crate::accounts;
 use crate::app::AppState;
-use crate::auth::extract::{AdminUser, CurrentUser, Principal};
+use crate::audit::{Action, AuditEvent};
+use crate::auth::extract::{AdminUser, ClientIp, CurrentUser, Principal};
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::model::{Permissions, User, UserType};
@@ -75,6 +76,8 @@ pub struct UserBody {
     permissions: Option<Value>,
     libraries_accessible: Option<Vec<String>>,
     item_tags_selected: Option<Vec<String>>,
+    /// Networks this user may connect from (CIDRs or presets); empty = anywhere.
+    allowed_networks: Option<Vec<String>>,
 }
 
 fn parse_type(t: &str) -> AppResult<UserType> {
@@ -111,12 +114,18 @@ fn apply(u: &mut User, body: &UserBody) -> AppResult<()> {
     if let Some(tags) = &body.item_tags_selected {
         u.item_tags_selected = tags.clone();
     }
+    if let Some(nets) = &body.allowed_networks {
+        crate::auth::allowlist::parse_list(nets)
+            .map_err(|e| AppError::bad_request(format!("allowedNetworks: {e}")))?;
+        u.allowed_networks = nets.clone();
+    }
     Ok(())
 }
 
 pub async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<UserBody>,
 ) -> AppResult<Json<Value>> {
     let username = body.username.clone().unwrap_or_default();
@@ -148,6 +157,15 @@ pub async fn create(
         .store
         .write(move |tx| users::update(tx, &saved))
         .await?;
+    state
+        .audit(
+            AuditEvent::new(Action::UserCreate)
+                .actor(admin.user.id.clone(), admin.user.username.clone())
+                .client(client.ip, None)
+                .target(format!("user:{}", created.username))
+                .details(json!({ "type": created.user_type.as_str(), "permissions": created.permissions })),
+        )
+        .await;
     let out = user_for_admin(&state, &admin.user, &created).await?;
     if let Some(rt) = &state.realtime {
         rt.to_admins("user_added", &out).await;
@@ -158,6 +176,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(client): ClientIp,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UserBody>,
 ) -> AppResult<Json<Value>> {
@@ -170,6 +189,8 @@ pub async fn update(
     if u.user_type == UserType::Root && admin.user.user_type != UserType::Root {
         return Err(AppError::Forbidden("Only root can edit root".into()));
     }
+    let before = json!({ "username": u.username, "type": u.user_type.as_str(), "isActive": u.is_active,
+        "permissions": u.permissions, "librariesAccessible": u.libraries_accessible, "itemTagsSelected": u.item_tags_selected });
     if let Some(t) = &body.user_type
         && u.user_type != UserType::Root
     {
@@ -206,7 +227,9 @@ pub async fn update(
             Ok(())
         })
         .await?;
-    if let Some(pw) = body.password.filter(|p| !p.is_empty()) {
+    let new_password = body.password.filter(|p| !p.is_empty());
+    let password_changed = new_password.is_some();
+    if let Some(pw) = new_password {
         let (store, config, now, uid) = (
             state.store.clone(),
             state.config.clone(),
@@ -219,6 +242,22 @@ pub async fn update(
         .await
         .map_err(AppError::internal)??;
     }
+    let after = json!({ "username": u.username, "type": u.user_type.as_str(), "isActive": u.is_active,
+        "permissions": u.permissions, "librariesAccessible": u.libraries_accessible, "itemTagsSelected": u.item_tags_selected,
+        "passwordChanged": password_changed });
+    state
+        .audit(
+            AuditEvent::new(if deactivate {
+                Action::UserDisable
+            } else {
+                Action::UserUpdate
+            })
+            .actor(admin.user.id.clone(), admin.user.username.clone())
+            .client(client.ip, None)
+            .target(format!("user:{}", u.username))
+            .change(before, after),
+        )
+        .await;
     let out = user_for_admin(&state, &admin.user, &u).await?;
     if let Some(rt) = &state.realtime {
         rt.to_user(&u.id, "user_updated", &out).await;
@@ -229,6 +268,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(client): ClientIp,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
     if id == admin.user.id {
@@ -244,6 +284,14 @@ pub async fn delete(
         return Err(AppError::Forbidden("Root cannot be deleted".into()));
     }
     state.store.write(move |tx| users::delete(tx, &id)).await?;
+    state
+        .audit(
+            AuditEvent::new(Action::UserDelete)
+                .actor(admin.user.id.clone(), admin.user.username.clone())
+                .client(client.ip, None)
+                .target(format!("user:{}", u.username)),
+        )
+        .await;
     if let Some(rt) = &state.realtime {
         rt.to_admins(
             "user_removed",
@@ -327,10 +375,11 @@ pub async fn delete_my_session(
         return Err(AppError::forbidden());
     }
     let uid = me.user.id.clone();
+    let target = id.clone();
     let deleted = state
         .store
-        .write(move |tx| match auth_sessions::by_id(tx, &id)? {
-            Some(s) if s.user_id == uid => auth_sessions::delete(tx, &id),
+        .write(move |tx| match auth_sessions::by_id(tx, &target)? {
+            Some(s) if s.user_id == uid => auth_sessions::delete(tx, &target),
             _ => Ok(false),
         })
         .await?;
