@@ -24,7 +24,7 @@ impl PathMap {
             }
             rules.push((old.to_string(), new.to_string()));
         }
-        rules.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
         Ok(PathMap { rules })
     }
 
