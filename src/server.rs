@@ -105,7 +105,7 @@ pub fn build_state(
 
 /// Prints the one-time setup token when the server has no user yet.
 pub fn announce_setup(state: &AppState) -> anyhow::Result<()> {
-    let count = state.store.read_blocking(|c| users::count(c))?;
+    let count = state.store.read_blocking(users::count)?;
     if count == 0 {
         let token = setup::ensure_token(&state.data_dir)?;
         eprintln!(

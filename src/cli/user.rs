@@ -70,7 +70,7 @@ pub fn run(data: &Path, cmd: UserCommand) -> anyhow::Result<()> {
             println!("created {} ({})", u.username, u.user_type.as_str());
         }
         UserCommand::List => {
-            let all = store.read_blocking(|c| users::list(c))?;
+            let all = store.read_blocking(users::list)?;
             println!("{:<24} {:<6} {:<8} last seen", "username", "type", "active");
             for u in all {
                 let seen = u

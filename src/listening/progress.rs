@@ -25,6 +25,7 @@ pub struct ProgressUpdate {
 
 /// What to do with an update.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived, returned once per update
 pub enum Outcome {
     /// Store this row.
     Store(MediaProgress),

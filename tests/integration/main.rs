@@ -1,6 +1,6 @@
 //! One integration-test binary: every module starts the real server through `harness`.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 mod foundation;
 mod hardening;

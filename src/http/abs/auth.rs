@@ -66,14 +66,14 @@ pub async fn login_payload(
         user.created_at / 1000,
     )?;
     let mut user_json = json::user(user, Some(&legacy), &rows, &marks);
-    if let Some(obj) = user_json.as_object_mut() {
-        if let Some(a) = access_token {
-            obj.insert("accessToken".into(), a.into());
-            obj.insert(
-                "refreshToken".into(),
-                refresh_token.map(Value::from).unwrap_or(Value::Null),
-            );
-        }
+    if let Some(obj) = user_json.as_object_mut()
+        && let Some(a) = access_token
+    {
+        obj.insert("accessToken".into(), a.into());
+        obj.insert(
+            "refreshToken".into(),
+            refresh_token.map(Value::from).unwrap_or(Value::Null),
+        );
     }
     Ok(json!({
         "user": user_json,
@@ -440,7 +440,7 @@ pub async fn init(
             "Setup token required: use the token printed on the server console".into(),
         ));
     }
-    if state.store.read(|c| users::count(c)).await? > 0 {
+    if state.store.read(users::count).await? > 0 {
         return Err(AppError::bad_request("Server is already initialized"));
     }
     let root = body

@@ -23,7 +23,7 @@ pub async fn healthcheck(State(state): State<AppState>) -> AppResult<(StatusCode
 }
 
 pub async fn status(State(state): State<AppState>) -> AppResult<Json<Value>> {
-    let is_init = state.store.read(|c| users::count(c)).await? > 0;
+    let is_init = state.store.read(users::count).await? > 0;
     Ok(Json(json!({
         "app": "audiobookshelf",
         "serverVersion": ABS_COMPAT_VERSION,

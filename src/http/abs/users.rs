@@ -43,7 +43,7 @@ pub async fn list(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
 ) -> AppResult<Json<Value>> {
-    let all = state.store.read(|c| users::list(c)).await?;
+    let all = state.store.read(users::list).await?;
     let mut out = Vec::with_capacity(all.len());
     for u in &all {
         out.push(user_for_admin(&state, &admin.user, u).await?);
