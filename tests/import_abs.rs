@@ -770,3 +770,56 @@ async fn imported_users_log_in_with_their_abs_passwords() {
     );
     assert_eq!(still[0][0], json!(6), "{again}");
 }
+
+/// The lead's requirement for the scanner: a scan after the import keeps every ABS id, although the
+/// copied files have new inodes, and finds nothing new or missing.
+#[test]
+fn a_scan_after_the_import_keeps_the_abs_ids() {
+    use shelfwarden::library::scan::{ScanOptions, scan_library};
+    use shelfwarden::store::{Store, items};
+
+    let site = Site::new();
+    site.import_json(&sample_backup(), &[]);
+    let store = Store::open(&site.data().join("shelfwarden.sqlite")).unwrap();
+    let lib_id = expected()["libraries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids = |store: &Store| -> BTreeSet<(String, String)> {
+        store
+            .read_blocking(|c| items::list_items(c, &lib_id))
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.id, i.book_id))
+            .collect()
+    };
+    let before = ids(&store);
+    let summary = scan_library(&store, &lib_id, &ScanOptions::new(&site.data()), &|_| {}).unwrap();
+    assert_eq!((summary.added, summary.missing), (0, 0), "{summary:?}");
+    assert_eq!(ids(&store), before);
+    let missing = query(
+        &site.db(),
+        "SELECT COUNT(*) FROM items WHERE is_missing = 1 AND ?1 = ?1",
+        "",
+    );
+    assert_eq!(missing[0][0], json!(0));
+    // Known gap (scanner side): this first scan re-reads every imported item (their signature is
+    // empty) and merges metadata from the files again, so edits made in ABS that live only in its
+    // database (e.g. "Beyond the Hollow Cipher" marked explicit) are not yet kept by a rescan.
+}
+
+#[test]
+fn imports_from_an_abs_config_folder() {
+    let site = Site::new();
+    let config = site.dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::copy(sample_db(), config.join("absdatabase.sqlite")).unwrap();
+    let report = site.import_json(&config, &[]);
+    assert_report_basics(&report);
+    assert_matches_expected(&site);
+    let out = site.import(&site.dir.path().join("books"), &[]);
+    assert!(
+        !out.status.success(),
+        "a folder without absdatabase.sqlite is refused"
+    );
+}
