@@ -823,3 +823,105 @@ fn imports_from_an_abs_config_folder() {
         "a folder without absdatabase.sqlite is refused"
     );
 }
+
+/// A writable copy of the sample database, changed by `sql` (our bundled SQLite reads ABS's triggers).
+fn altered_db(dir: &Path, sql: &str) -> PathBuf {
+    let p = dir.join("absdatabase.sqlite");
+    std::fs::copy(sample_db(), &p).unwrap();
+    let mut perm = std::fs::metadata(&p).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&p, perm).unwrap();
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    p
+}
+
+#[test]
+fn duplicate_abs_progress_keeps_the_newest_and_newer_local_progress_survives() {
+    let site = Site::new();
+    let exp = expected();
+    let omar = &exp["progress"]["omar"].as_array().unwrap()[0];
+    let book = omar["mediaItemId"].as_str().unwrap();
+    // Two extra rows for the same (user, book): one older, one newer than the real one.
+    let sql = format!(
+        "INSERT INTO mediaProgresses (id, mediaItemId, mediaItemType, duration, currentTime, isFinished,
+             hideFromContinueListening, extraData, createdAt, updatedAt, userId)
+         SELECT 'dup-old', mediaItemId, 'book', duration, 1, 0, 0, extraData, createdAt,
+             '2020-01-01 00:00:00.000 +00:00', userId FROM mediaProgresses WHERE mediaItemId = '{book}' AND userId = '{u}';
+         INSERT INTO mediaProgresses (id, mediaItemId, mediaItemType, duration, currentTime, isFinished,
+             hideFromContinueListening, extraData, createdAt, updatedAt, userId)
+         SELECT 'dup-new', mediaItemId, 'book', duration, 7.25, 0, 0, '{{}}', createdAt,
+             '2030-01-01 00:00:00.000 +00:00', userId FROM mediaProgresses WHERE mediaItemId = '{book}' AND userId = '{u}'
+             AND id != 'dup-old';",
+        u = exp["users"][2]["id"].as_str().unwrap(),
+    );
+    let db = altered_db(site.dir.path(), &sql);
+    let report = site.import_json(&db, &[]);
+    assert_eq!(count(&report, "progress", "found"), 14);
+    assert_eq!(count(&report, "progress", "new"), 12);
+    assert_eq!(count(&report, "progress", "skipped"), 2);
+    let row = query(
+        &site.db(),
+        "SELECT p.id, p.current_time, p.last_update FROM media_progress p WHERE p.item_id = ?1 AND p.user_id = (SELECT id FROM users WHERE username = 'omar')",
+        omar["libraryItemId"].as_str().unwrap(),
+    );
+    assert_eq!(
+        row,
+        vec![vec![
+            json!("dup-new"),
+            json!(7.25),
+            json!(1893456000000_i64)
+        ]]
+    );
+
+    // Listening done here after the import is newer than ABS's row: a re-import keeps it.
+    site.db()
+        .execute("UPDATE media_progress SET current_time = 9.5, last_update = 1900000000000 WHERE id = 'dup-new'", [])
+        .unwrap();
+    let again = site.import_json(&db, &[]);
+    assert_eq!(written(&again), 0, "{again}");
+    let row = query(
+        &site.db(),
+        "SELECT p.current_time FROM media_progress p WHERE p.id = ?1",
+        "dup-new",
+    );
+    assert_eq!(row[0][0], json!(9.5));
+}
+
+/// An ABS from before 2.26 (no API keys, no refresh sessions) and before 2.20 (no denormalised
+/// author names on items): the reader probes columns and reads what is there.
+#[test]
+fn reads_an_older_abs_schema() {
+    let site = Site::new();
+    let mut drop = String::from("DROP TABLE apiKeys; DROP TABLE sessions;");
+    let dependants: Vec<(String, String)> = {
+        let c = rusqlite::Connection::open(sample_db()).unwrap();
+        let mut st = c
+            .prepare("SELECT upper(type), name FROM sqlite_master WHERE type IN ('trigger', 'index') AND sql LIKE '%authorNames%'")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    for (kind, name) in dependants {
+        drop.push_str(&format!("DROP {kind} \"{name}\";"));
+    }
+    drop.push_str(
+        "ALTER TABLE libraryItems DROP COLUMN authorNamesFirstLast;
+         ALTER TABLE libraryItems DROP COLUMN authorNamesLastFirst;
+         ALTER TABLE mediaProgresses DROP COLUMN podcastId;
+         UPDATE migrationsMeta SET value = '2.19.4' WHERE key = 'version';",
+    );
+    let db = altered_db(site.dir.path(), &drop);
+    let report = site.import_json(&db, &[]);
+    assert_eq!(report["absVersion"], "2.19.4");
+    assert_eq!(report["warnings"], json!([]));
+    assert_eq!(count(&report, "items", "new"), 24);
+    assert_eq!(count(&report, "progress", "new"), 12);
+    assert_eq!(report["apiKeysToReissue"], json!([]));
+    assert_matches_expected(&site);
+}
