@@ -925,3 +925,99 @@ fn reads_an_older_abs_schema() {
     assert_eq!(report["apiKeysToReissue"], json!([]));
     assert_matches_expected(&site);
 }
+
+#[test]
+fn users_without_a_password_are_imported_but_listed() {
+    let site = Site::new();
+    let db = altered_db(
+        site.dir.path(),
+        "UPDATE users SET pash = NULL, extraData = '{\"authOpenIDSub\":\"abc\"}' WHERE username = 'visitor';
+         UPDATE users SET pash = '' WHERE username = 'root';",
+    );
+    let report = site.import_json(&db, &[]);
+    assert_eq!(report["withoutPassword"], json!(["root", "visitor"]));
+    assert!(
+        !report["mustChangePassword"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("root"))
+    );
+    let rows = query(
+        &site.db(),
+        "SELECT username, password_hash, must_change_password FROM users WHERE username IN ('root', 'visitor') AND ?1 = ?1 ORDER BY username",
+        "",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![json!("root"), Value::Null, json!(0)],
+            vec![json!("visitor"), Value::Null, json!(0)]
+        ]
+    );
+}
+
+#[test]
+fn existing_accounts_are_not_overwritten() {
+    let site = Site::new();
+    let add = |name: &str, admin: bool| {
+        let mut c = Command::new(BIN);
+        c.arg("--data")
+            .arg(site.data())
+            .args(["user", "add", name, "--password-stdin"]);
+        if admin {
+            c.arg("--admin");
+        }
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse battery staple 42\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    add("admin", true);
+    add("Lena", false);
+    let report = site.import_json(&sample_db(), &[]);
+    let skipped = report["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["kind"] == "users" && s["name"] == "lena"),
+        "{report}"
+    );
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("root was ABS's root"),
+        "{report}"
+    );
+    let rows = query(
+        &site.db(),
+        "SELECT username, type FROM users WHERE ?1 = ?1 ORDER BY created_at",
+        "",
+    );
+    assert!(
+        rows.contains(&vec![json!("root"), json!("admin")]),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&vec![json!("admin"), json!("root")]),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&vec![json!("Lena"), json!("user")]),
+        "{rows:?}"
+    );
+    assert_eq!(count(&report, "users", "new"), 6);
+}
