@@ -3,7 +3,7 @@
 //!
 //! The ABS database is never written: a private copy is read (`source`), a backup is validated
 //! before anything is unpacked (`backup`). Everything is read first (`abs_db`), then written in one
-//! transaction (`write`, `activity`) with one audit event. A dry run writes the same rows into a
+//! transaction (`accounts`, `catalogue`, `activity`, `history`, `lists`) with one audit event. A dry run writes the same rows into a
 //! throw-away copy of the data folder's database, so its report is what a real run would do.
 //!
 //! Passwords: ABS's bcrypt hashes are kept and verified at first login, where the login path
@@ -12,9 +12,14 @@
 //! the plaintext at first login and clears or keeps the flag.
 
 mod abs_db;
+mod accounts;
 mod activity;
 mod backup;
+mod catalogue;
+mod history;
 mod item;
+mod left_behind;
+mod lists;
 mod map;
 pub mod report;
 mod source;
@@ -79,15 +84,15 @@ pub fn run(opts: &Options, now_ms: i64) -> anyhow::Result<Report> {
     store
         .write_blocking(|tx| {
             let mut out = write::Imported::default();
-            write::users(tx, &ctx, &mut report, &mut out)?;
-            let folders = write::libraries(tx, &ctx, &mut report, &mut out)?;
-            write::catalogue(tx, &ctx, &mut report, &mut out, &folders)?;
+            accounts::users(tx, &ctx, &mut report, &mut out)?;
+            let folders = catalogue::libraries(tx, &ctx, &mut report, &mut out)?;
+            catalogue::catalogue(tx, &ctx, &mut report, &mut out, &folders)?;
             activity::media_progress(tx, &ctx, &mut report, &out)?;
             activity::bookmarks(tx, &ctx, &mut report, &out)?;
-            let devices = activity::devices(tx, &ctx, &mut report, &out)?;
-            activity::sessions(tx, &ctx, &mut report, &out, &devices)?;
-            activity::lists(tx, &ctx, &mut report, &out)?;
-            activity::left_behind(&ctx, &mut report);
+            let devices = history::devices(tx, &ctx, &mut report, &out)?;
+            history::sessions(tx, &ctx, &mut report, &out, &devices)?;
+            lists::lists(tx, &ctx, &mut report, &out)?;
+            left_behind::left_behind(&ctx, &mut report);
             if !dry_run {
                 let event = AuditEvent::new(Action::Other("import.abs".into()))
                     .actor_name("cli")
