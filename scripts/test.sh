@@ -37,6 +37,16 @@ if ! "$venv/bin/python" -c 'import aioaudiobookshelf, pytest, pytest_asyncio' >/
     -r tests/compat/requirements.txt
 fi
 
+# --- pebble, the ACME test server for the HTTPS tests ------------------------------------------
+if ! command -v pebble >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    say "installing pebble (ACME test server)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble
+  else
+    say "pebble not found and no apt-get: the ACME test will be skipped"
+  fi
+fi
+
 # --- Rust tests -----------------------------------------------------------------------------
 say "cargo test"
 cargo test --all-targets

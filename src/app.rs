@@ -9,8 +9,10 @@ use crate::auth::throttle::Throttle;
 use crate::auth::tokens::TokenKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::http::abs::catalog::Catalog;
 use crate::realtime::Realtime;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -25,6 +27,8 @@ pub struct Inner {
     pub realtime: Option<Realtime>,
     pub throttle: Arc<Throttle>,
     pub allowlists: Allowlists,
+    pub catalog: Catalog,
+    pub tasks: Tasks,
 }
 
 impl std::ops::Deref for AppState {

@@ -45,6 +45,8 @@ pub struct Config {
     pub log_format: String,
     /// Scan the libraries at start.
     pub scan_on_start: bool,
+    /// Watch library folders and rescan after changes (a library can also turn its watcher off).
+    pub watch_libraries: bool,
     /// Networks allowed to reach the server at all (CIDRs or presets `lan`, `tailscale`, `loopback`); empty = all.
     pub allow: Vec<String>,
     /// Networks from which admins may log in and use admin routes; empty = all.
@@ -57,6 +59,36 @@ pub struct Config {
     pub audit_retention_days: u32,
     /// Extra origins (besides the ABS apps' `capacitor://localhost` and `http://localhost`) allowed by CORS.
     pub allowed_origins: Vec<String>,
+    /// `auto` (decide from bind and certificates), `off`, `files`, `self-signed` or `acme`.
+    pub tls: String,
+    /// PEM certificate chain for `tls = "files"`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls = "files"`.
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback bind.
+    pub insecure_http: bool,
+    /// The server sits behind a reverse proxy that terminates TLS (see docs/TLS.md).
+    pub behind_proxy: bool,
+    /// Plain-HTTP port that redirects to HTTPS and answers ACME HTTP-01 challenges.
+    pub redirect_port: Option<u16>,
+    /// `Strict-Transport-Security` max-age on HTTPS responses, seconds; 0 disables.
+    pub hsts_max_age: u64,
+    /// Domains to obtain a certificate for with ACME.
+    pub acme_domains: Vec<String>,
+    /// Contact address given to the ACME CA (expiry warnings).
+    pub acme_email: Option<String>,
+    /// ACME directory URL; Let's Encrypt production when unset.
+    pub acme_directory: Option<String>,
+    /// Use Let's Encrypt's staging directory (untrusted certificates, generous rate limits).
+    pub acme_staging: bool,
+    /// PEM root that the ACME directory's own HTTPS certificate chains to (private CAs).
+    pub acme_ca_root: Option<PathBuf>,
+    /// `auto` (HTTP-01 when a redirect port is set, else TLS-ALPN-01), `http-01` or `tls-alpn-01`.
+    pub acme_challenge: String,
+    /// Renew this many days before expiry; unset means 30 days or a third of the lifetime, whichever is less.
+    pub acme_renew_before_days: Option<u32>,
+    /// Longest wait between certificate checks, seconds.
+    pub acme_check_interval: u64,
 }
 
 impl Default for Config {
@@ -81,12 +113,28 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             scan_on_start: true,
+            watch_libraries: true,
             allow: Vec::new(),
             admin_allow: Vec::new(),
             api_key_require_expiry: true,
             api_key_max_days: 365,
             audit_retention_days: 0,
             allowed_origins: Vec::new(),
+            tls: "auto".into(),
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            behind_proxy: false,
+            redirect_port: None,
+            hsts_max_age: 31_536_000,
+            acme_domains: Vec::new(),
+            acme_email: None,
+            acme_directory: None,
+            acme_staging: false,
+            acme_ca_root: None,
+            acme_challenge: "auto".into(),
+            acme_renew_before_days: None,
+            acme_check_interval: 43_200,
         }
     }
 }
@@ -169,6 +217,10 @@ const ENV_KEYS: &[EnvKey] = &[
         key: "scan_on_start",
     },
     EnvKey {
+        names: &["SHELFWARDEN_WATCH_LIBRARIES"],
+        key: "watch_libraries",
+    },
+    EnvKey {
         names: &["SHELFWARDEN_ALLOW"],
         key: "allow",
     },
@@ -192,7 +244,70 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_ALLOWED_ORIGINS"],
         key: "allowed_origins",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_TLS"],
+        key: "tls",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_TLS_CERT"],
+        key: "tls_cert",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_TLS_KEY"],
+        key: "tls_key",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_INSECURE_HTTP"],
+        key: "insecure_http",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BEHIND_PROXY"],
+        key: "behind_proxy",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_REDIRECT_PORT"],
+        key: "redirect_port",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_HSTS_MAX_AGE"],
+        key: "hsts_max_age",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_DOMAINS"],
+        key: "acme_domains",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_EMAIL"],
+        key: "acme_email",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_DIRECTORY"],
+        key: "acme_directory",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_STAGING"],
+        key: "acme_staging",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_CA_ROOT"],
+        key: "acme_ca_root",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_CHALLENGE"],
+        key: "acme_challenge",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_RENEW_BEFORE_DAYS"],
+        key: "acme_renew_before_days",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_ACME_CHECK_INTERVAL"],
+        key: "acme_check_interval",
+    },
 ];
+
+/// Optional whole-number keys: absent from the serialized defaults, so their type is listed here.
+const OPTIONAL_INT_KEYS: &[&str] = &["redirect_port", "acme_renew_before_days"];
 
 /// Keys whose value may come from a file named by `<ENV>_FILE` (Docker/systemd secrets).
 const SECRET_KEYS: &[&str] = &["jwt_secret"];
@@ -203,6 +318,18 @@ const OTHER_ENV: &[&str] = &["SHELFWARDEN_DATA", "SHELFWARDEN_CONFIG", "SHELFWAR
 impl Config {
     /// Loads the layered configuration. `env` is passed in so tests control it.
     pub fn load(
+        data_dir: &Path,
+        config_file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Config> {
+        let cfg = Config::load_unvalidated(data_dir, config_file, env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The layers without `validate`, for callers that add command-line flags first: a check such
+    /// as "http-01 needs redirect_port" must see the flags too.
+    pub fn load_unvalidated(
         data_dir: &Path,
         config_file: Option<&Path>,
         env: &[(String, String)],
@@ -228,7 +355,6 @@ impl Config {
             .map_err(|e: toml::de::Error| {
                 anyhow::anyhow!("invalid configuration: {}", e.message())
             })?;
-        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -291,6 +417,7 @@ impl Config {
                 );
             }
         }
+        crate::tls::validate(self)?;
         for net in &self.trusted_proxies {
             if net.prefix_len() == 0 {
                 bail!(
@@ -340,7 +467,13 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Resul
 fn env_value(key: &str, raw: &str) -> anyhow::Result<toml::Value> {
     let defaults = toml::Value::try_from(Config::default())?;
     let expected = defaults.get(key);
+    let integer = OPTIONAL_INT_KEYS.contains(&key);
     Ok(match expected {
+        _ if integer => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{key} must be a whole number, got {raw:?}"))?,
+        ),
         Some(toml::Value::Integer(_)) => toml::Value::Integer(
             raw.trim()
                 .parse()
@@ -430,6 +563,41 @@ mod tests {
             c.jwt_secret.as_deref(),
             Some("0123456789abcdef0123456789abcdef-secret")
         );
+    }
+
+    #[test]
+    fn tls_keys_from_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Config::load(
+            dir.path(),
+            None,
+            &env(&[
+                ("SHELFWARDEN_REDIRECT_PORT", "80"),
+                ("SHELFWARDEN_ACME_DOMAINS", "a.example.org, b.example.org"),
+                ("SHELFWARDEN_ACME_RENEW_BEFORE_DAYS", "20"),
+                ("SHELFWARDEN_HSTS_MAX_AGE", "0"),
+                ("SHELFWARDEN_ACME_STAGING", "1"),
+            ]),
+        )
+        .expect("load");
+        assert_eq!(c.redirect_port, Some(80));
+        assert_eq!(c.acme_domains, vec!["a.example.org", "b.example.org"]);
+        assert_eq!(c.acme_renew_before_days, Some(20));
+        assert_eq!(c.hsts_max_age, 0);
+        assert!(c.acme_staging);
+        let bad = [
+            vec![("SHELFWARDEN_TLS", "on")],
+            vec![("SHELFWARDEN_TLS", "files")],
+            vec![("SHELFWARDEN_ACME_DIRECTORY", "http://ca.test/dir")],
+            vec![("SHELFWARDEN_ACME_CHALLENGE", "http-01")],
+            vec![("HOST", "0.0.0.0"), ("SHELFWARDEN_TLS", "off")],
+        ];
+        for case in bad {
+            assert!(
+                Config::load(dir.path(), None, &env(&case)).is_err(),
+                "{case:?} must be refused"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod accounts;
 pub mod app;
 pub mod audit;
@@ -18,3 +19,5 @@ pub mod model;
 pub mod realtime;
 pub mod server;
 pub mod store;
+pub mod tasks;
+pub mod tls;

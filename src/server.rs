@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::realtime::Realtime;
 use crate::store::{Store, users};
+use crate::tls;
 use socketioxide::layer::SocketIoLayer;
 
 pub const DB_FILE_NAME: &str = "shelfwarden.sqlite";
@@ -98,6 +99,8 @@ pub fn build_state(
         realtime: Some(realtime.clone()),
         throttle: Arc::new(throttle),
         allowlists,
+        catalog: Default::default(),
+        tasks: Default::default(),
     });
     realtime.install(&state);
     Ok((state, layers))
@@ -118,8 +121,10 @@ pub fn announce_setup(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+/// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Plain HTTP or HTTPS as
+/// `tls::decide` says; with HTTPS, optionally a plain-HTTP redirect listener beside it.
 pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow::Result<()> {
+    let decision = tls::decide(&state.config)?;
     let addr = SocketAddr::new(state.config.bind, state.config.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -129,15 +134,77 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
     for layer in socket_layers {
         app = app.layer(layer);
     }
-    println!("Shelfwarden listening on http://{local}");
-    tracing::info!(%local, sqlite = crate::store::sqlite_version(), "listening");
-    axum::serve(
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    if decision.mode == tls::Mode::Off {
+        if state.config.redirect_port.is_some() {
+            tracing::warn!(
+                "redirect_port is ignored: TLS is off, so there is nothing to redirect to"
+            );
+        }
+        println!("Shelfwarden listening on http://{local}");
+        tracing::info!(%local, reason = decision.reason, sqlite = crate::store::sqlite_version(), "listening (plain HTTP)");
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped())
+        .await
+        .context("server failed")?;
+        tracing::info!("stopped");
+        return Ok(());
+    }
+    if decision.mode == tls::Mode::SelfSigned && state.config.tls == "auto" {
+        tracing::warn!(
+            bind = %state.config.bind,
+            "no certificate configured for a non-loopback bind: serving HTTPS with a self-signed certificate \
+             (set tls_cert/tls_key or acme_domains for a trusted one, see docs/TLS.md)"
+        );
+    }
+    let store = tls::start(decision.mode, &state.config, &state.data_dir)?;
+    let rustls_config = Arc::new(tls::server_config(
+        store.clone(),
+        decision.mode == tls::Mode::Acme,
+    )?);
+    if let Some(port) = state.config.redirect_port {
+        let raddr = SocketAddr::new(state.config.bind, port);
+        let rlistener = tokio::net::TcpListener::bind(raddr)
+            .await
+            .with_context(|| format!("cannot listen on {raddr} (redirect_port)"))?;
+        let rlocal = rlistener.local_addr()?;
+        let router =
+            tls::redirect::router(store.clone(), local.port(), tls::public_host(&state.config));
+        let stop = stopped();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(rlistener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "redirect listener failed");
+            }
+        });
+        println!("Shelfwarden redirecting http://{rlocal} to https");
+        tracing::info!(%rlocal, "plain-HTTP redirect listener");
+    }
+    println!("Shelfwarden listening on https://{local}");
+    tracing::info!(%local, mode = ?decision.mode, reason = decision.reason, sqlite = crate::store::sqlite_version(), "listening (HTTPS)");
+    tls::listener::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        rustls_config,
+        app,
+        tls::listener::hsts_value(state.config.hsts_max_age),
+        stopped(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")?;
+    .await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -158,4 +225,21 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Libraries from the command line, then watchers and a first scan for every library.
+pub fn start_background(state: &AppState) -> anyhow::Result<()> {
+    crate::tasks::ensure_libraries(state, &state.config.libraries)?;
+    let all = state
+        .store
+        .read_blocking(crate::store::libraries::list_libraries)?;
+    for lib in &all {
+        crate::tasks::watch_library(state, lib);
+        if state.config.scan_on_start
+            && let Err(e) = crate::tasks::start_scan(state, lib, false)
+        {
+            tracing::warn!(library = %lib.name, error = %e, "scan at start not started");
+        }
+    }
+    Ok(())
 }

@@ -242,10 +242,23 @@ fn remount_with_new_inodes_keeps_ids_and_missing_items_come_back() {
     // Copies get new inodes everywhere: the old tree goes away, the new one takes its place.
     let copy = e.lib_dir.with_file_name("copy");
     copy_dir(&e.lib_dir, &copy);
-    std::fs::remove_dir_all(&e.lib_dir).expect("rm");
+    // An unavailable library folder (unmounted share) marks nothing missing.
+    std::fs::rename(&e.lib_dir, e.lib_dir.with_file_name("original")).expect("rename");
+    let s = e.scan();
+    assert_eq!((s.missing, s.issues), (0, 1), "{s:?}");
+    assert!(e.items().iter().all(|i| !i.is_missing));
+    let issues = e
+        .store
+        .read_blocking(|c| scan_issues::list_issues(c, &e.library_id))
+        .expect("issues");
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    // An empty folder does: the books are gone.
+    std::fs::create_dir_all(&e.lib_dir).expect("mkdir");
     let s = e.scan();
     assert_eq!(s.missing, books.len(), "{s:?}");
     assert!(e.items().iter().all(|i| i.is_missing));
+    std::fs::remove_dir_all(&e.lib_dir).expect("rm");
+    std::fs::remove_dir_all(e.lib_dir.with_file_name("original")).expect("rm");
     std::fs::rename(&copy, &e.lib_dir).expect("rename");
     let s = e.scan();
     assert_eq!((s.added, s.missing), (0, 0), "{s:?}");

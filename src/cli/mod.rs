@@ -3,6 +3,7 @@
 pub mod apikey;
 pub mod audit;
 pub mod bench_scan;
+pub mod bench_tls;
 pub mod import_abs;
 pub mod scan;
 pub mod serve;
@@ -34,6 +35,8 @@ fn long_version() -> &'static str {
     )
 }
 
+// Parsed once per process; boxing the serve flags would only complicate dispatch in main.rs.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
@@ -74,6 +77,42 @@ pub struct ServeArgs {
     /// Run even as root (not recommended).
     #[arg(long)]
     pub allow_root: bool,
+    /// HTTPS mode: auto, off, files, self-signed or acme (default auto: HTTP on loopback, else HTTPS).
+    #[arg(long, value_parser = ["auto", "off", "files", "self-signed", "acme"])]
+    pub tls: Option<String>,
+    /// PEM certificate chain (implies --tls files).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (implies --tls files).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// A reverse proxy in trusted_proxies terminates TLS; allows plain HTTP on a private address.
+    #[arg(long)]
+    pub behind_proxy: bool,
+    /// Also listen on this port for plain HTTP: 301 to HTTPS, and ACME HTTP-01 answers.
+    #[arg(long)]
+    pub redirect_port: Option<u16>,
+    /// Strict-Transport-Security max-age in seconds on HTTPS responses (0 disables).
+    #[arg(long)]
+    pub hsts_max_age: Option<u64>,
+    /// Domain to get an ACME certificate for (repeatable; implies --tls acme).
+    #[arg(long = "acme-domain")]
+    pub acme_domains: Vec<String>,
+    /// Contact e-mail for the ACME account.
+    #[arg(long)]
+    pub acme_email: Option<String>,
+    /// ACME directory URL (default: Let's Encrypt).
+    #[arg(long)]
+    pub acme_directory: Option<String>,
+    /// Use Let's Encrypt's staging directory.
+    #[arg(long)]
+    pub acme_staging: bool,
+    /// PEM root certificate of a private ACME CA's HTTPS endpoint.
+    #[arg(long)]
+    pub acme_ca_root: Option<PathBuf>,
 }
 
 /// The process environment as (name, value) pairs, for `Config::load`.

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::server;
 
 pub fn load_config(data: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
-    let mut config = Config::load(data, args.config.as_deref(), &process_env())?;
+    let mut config = Config::load_unvalidated(data, args.config.as_deref(), &process_env())?;
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
@@ -15,8 +15,42 @@ pub fn load_config(data: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         config.port = port;
     }
     config.libraries.extend(args.libraries.iter().cloned());
+    apply_tls_args(&mut config, args);
     config.validate()?;
     Ok(config)
+}
+
+fn apply_tls_args(config: &mut Config, args: &ServeArgs) {
+    if let Some(tls) = &args.tls {
+        config.tls = tls.clone();
+    }
+    if args.tls_cert.is_some() {
+        config.tls_cert = args.tls_cert.clone();
+    }
+    if args.tls_key.is_some() {
+        config.tls_key = args.tls_key.clone();
+    }
+    config.insecure_http |= args.insecure_http;
+    config.behind_proxy |= args.behind_proxy;
+    if args.redirect_port.is_some() {
+        config.redirect_port = args.redirect_port;
+    }
+    if let Some(age) = args.hsts_max_age {
+        config.hsts_max_age = age;
+    }
+    if !args.acme_domains.is_empty() {
+        config.acme_domains = args.acme_domains.clone();
+    }
+    if args.acme_email.is_some() {
+        config.acme_email = args.acme_email.clone();
+    }
+    if args.acme_directory.is_some() {
+        config.acme_directory = args.acme_directory.clone();
+    }
+    config.acme_staging |= args.acme_staging;
+    if args.acme_ca_root.is_some() {
+        config.acme_ca_root = args.acme_ca_root.clone();
+    }
 }
 
 pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<()> {
@@ -29,6 +63,7 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let (state, socket_layers) = server::build_state(config, data.to_path_buf())?;
         server::announce_setup(&state)?;
+        server::start_background(&state)?;
         server::serve(state, socket_layers).await
     })
 }

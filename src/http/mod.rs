@@ -3,6 +3,7 @@
 pub mod abs;
 pub mod body;
 pub mod cookies;
+pub mod files;
 pub mod security;
 
 use std::sync::Arc;
@@ -19,7 +20,10 @@ use crate::auth::extract::TrustedProxies;
 pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
-    use abs::{api_keys, audit, auth, me, server, users};
+    use abs::{
+        api_keys, audit, auth, browse, items, libraries, me, playback, progress, server, shelves,
+        users,
+    };
     use axum::routing::{delete, patch};
     Router::new()
         // Public routes: they take no user extractor.
@@ -51,6 +55,78 @@ fn routes() -> Router<AppState> {
         .route("/api/audit", get(audit::list))
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::verify))
+        // Libraries and browsing.
+        .route(
+            "/api/libraries",
+            get(libraries::list).post(libraries::create),
+        )
+        .route(
+            "/api/libraries/{id}",
+            get(libraries::get)
+                .patch(libraries::update)
+                .delete(libraries::delete),
+        )
+        .route("/api/libraries/{id}/scan", post(libraries::scan))
+        .route("/api/libraries/{id}/issues", get(libraries::issues))
+        .route("/api/libraries/{id}/items", get(browse::items))
+        .route("/api/libraries/{id}/series", get(browse::series))
+        .route("/api/libraries/{id}/series/{sid}", get(browse::series_one))
+        .route("/api/libraries/{id}/authors", get(browse::authors))
+        .route("/api/libraries/{id}/narrators", get(browse::narrators))
+        .route("/api/libraries/{id}/search", get(browse::search))
+        .route("/api/libraries/{id}/filterdata", get(browse::filterdata))
+        .route(
+            "/api/libraries/{id}/personalized",
+            get(shelves::personalized),
+        )
+        .route("/api/tasks", get(libraries::tasks))
+        // Items and their files.
+        .route("/api/items/batch/get", post(items::batch_get))
+        .route("/api/items/{id}", get(items::get))
+        .route("/api/items/{id}/cover", get(items::cover))
+        .route("/api/items/{id}/download", get(items::download))
+        .route("/api/items/{id}/file/{ino}", get(items::file))
+        .route(
+            "/api/items/{id}/file/{ino}/download",
+            get(items::file_download),
+        )
+        .route("/api/items/{id}/play", post(playback::play))
+        // Listening.
+        .route("/api/session/local", post(playback::local))
+        .route("/api/session/local-all", post(playback::local_all))
+        .route("/api/session/{id}", get(playback::get))
+        .route("/api/session/{id}/sync", post(playback::sync))
+        .route("/api/session/{id}/close", post(playback::close))
+        .route("/api/sessions/open", get(playback::open_sessions))
+        .route(
+            "/public/session/{id}/track/{index}",
+            get(playback::public_track),
+        )
+        .route("/api/me/progress/batch/update", patch(progress::batch))
+        .route(
+            "/api/me/progress/{id}",
+            get(progress::get)
+                .patch(progress::patch)
+                .delete(progress::delete),
+        )
+        .route(
+            "/api/me/items-in-progress",
+            get(progress::items_in_progress),
+        )
+        .route(
+            "/api/me/listening-sessions",
+            get(progress::listening_sessions),
+        )
+        .route("/api/me/bookmarks", get(progress::bookmarks))
+        .route("/api/me/bookmarks/{item}", get(progress::bookmarks))
+        .route(
+            "/api/me/item/{id}/bookmark",
+            post(progress::create_bookmark).patch(progress::update_bookmark),
+        )
+        .route(
+            "/api/me/item/{id}/bookmark/{time}",
+            delete(progress::delete_bookmark),
+        )
 }
 
 pub fn router(state: AppState) -> Router {

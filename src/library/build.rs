@@ -81,6 +81,9 @@ pub fn build(input: BuildInput<'_>) -> Built {
     strip.extend(info.series.as_deref());
     strip.extend(info.authors.iter().map(String::as_str));
     let mut audio = Vec::new();
+    // Only the first embedded picture is kept: it may become the cover, the rest would only
+    // cost memory.
+    let mut picture: Option<(Vec<u8>, &'static str)> = None;
     for f in g.files.iter().filter(|f| f.kind == FileKind::Audio) {
         let md = file_metadata(f, &g.rel, g.is_file);
         let ino = f.stat.ino.to_string();
@@ -97,7 +100,7 @@ pub fn build(input: BuildInput<'_>) -> Built {
                 ..p.clone()
             },
             None => match probe::probe(&f.path) {
-                Ok(p) => AudioFile {
+                Ok(mut p) => AudioFile {
                     ino,
                     added_at: input.now,
                     updated_at: input.now,
@@ -111,7 +114,12 @@ pub fn build(input: BuildInput<'_>) -> Built {
                     channel_layout: p.channel_layout,
                     language: p.language,
                     mime_type: p.mime_type,
-                    embedded_cover_art: p.embedded_cover_art,
+                    embedded_cover_art: {
+                        if picture.is_none() {
+                            picture = p.picture.take();
+                        }
+                        p.embedded_cover_art
+                    },
                     meta_tags: p.meta_tags,
                     chapters: p.chapters,
                     metadata: md,
@@ -168,6 +176,10 @@ pub fn build(input: BuildInput<'_>) -> Built {
             }
             Some(path_str(&f.path))
         }
+        None if picture.is_some() => picture.and_then(|(bytes, ext)| {
+            covers::write_cover(input.data_dir, &input.identity.id, &bytes, ext)
+                .map(|p| path_str(&p))
+        }),
         None if audio.iter().any(|a| a.embedded_cover_art.is_some()) => {
             let paths: Vec<PathBuf> = audio
                 .iter()

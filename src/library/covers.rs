@@ -24,12 +24,17 @@ pub fn folder_cover(files: &[FoundFile]) -> Option<&FoundFile> {
 /// Writes the first embedded picture among `audio` to the covers directory; returns its path.
 pub fn extract_embedded(data_dir: &Path, item_id: &str, audio: &[PathBuf]) -> Option<PathBuf> {
     let (bytes, ext) = audio.iter().find_map(|p| embedded_picture(p))?;
+    write_cover(data_dir, item_id, &bytes, ext)
+}
+
+/// Stores cover bytes as `DATA/covers/<itemId>.<ext>`.
+pub fn write_cover(data_dir: &Path, item_id: &str, bytes: &[u8], ext: &str) -> Option<PathBuf> {
     let dir = data_dir.join("covers");
     std::fs::create_dir_all(&dir).ok()?;
     let dest = dir.join(format!("{item_id}.{ext}"));
     // Write then rename, so a reader never sees half an image.
     let tmp = dir.join(format!(".{item_id}.{ext}.tmp"));
-    std::fs::write(&tmp, &bytes).ok()?;
+    std::fs::write(&tmp, bytes).ok()?;
     std::fs::rename(&tmp, &dest).ok()?;
     Some(dest)
 }

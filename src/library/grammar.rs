@@ -266,12 +266,15 @@ pub fn numbers_from_filename(file_name: &str, strip: &[&str]) -> (Option<u32>, O
 fn replace_ci(haystack: &str, needle: &str) -> String {
     let lower = haystack.to_lowercase();
     let n = needle.to_lowercase();
-    match lower.find(&n) {
-        Some(i) if lower.len() == haystack.len() => {
-            format!("{}{}", &haystack[..i], &haystack[i + n.len()..])
-        }
-        _ => haystack.to_string(),
-    }
+    // Lower-casing can change byte lengths (`İ`), so offsets are only trusted via `get`.
+    let cut = lower.find(&n).and_then(|i| {
+        Some(format!(
+            "{}{}",
+            haystack.get(..i)?,
+            haystack.get(i + n.len()..)?
+        ))
+    });
+    cut.unwrap_or_else(|| haystack.to_string())
 }
 
 fn first_number(s: &str) -> Option<u32> {

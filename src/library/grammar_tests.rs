@@ -298,6 +298,8 @@ fn filename_numbers() {
         (Some(2), Some(3))
     );
     assert_eq!(numbers_from_filename("intro.mp3", &[]), (None, None));
+    // Case folding that changes byte lengths must not panic.
+    let _ = numbers_from_filename("İİẞ 3 ẞ.mp3", &["ẞ 3", "i̇"]);
 }
 
 #[test]

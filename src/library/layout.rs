@@ -2,7 +2,7 @@
 //! which are ignored, and how media files group into items. The walk uses `std::fs` only, never
 //! opens file contents, and does not follow symlinks that lead outside the library folder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
@@ -186,66 +186,60 @@ pub struct ItemGroup {
 
 /// Groups walked files into items as ABS does: the shallowest directory already holding media
 /// wins, else the deepest; disc folders fold into their parent; media in the root are items.
-pub fn group(files: &[FoundFile], audiobooks_only: bool) -> Vec<ItemGroup> {
+/// Takes the files by value so a large library is never held twice.
+pub fn group(mut files: Vec<FoundFile>, audiobooks_only: bool) -> Vec<ItemGroup> {
     let is_media = |f: &FoundFile| {
         f.kind == FileKind::Audio || (!audiobooks_only && f.kind == FileKind::Ebook)
     };
-    let mut sorted: Vec<&FoundFile> = files.iter().collect();
-    sorted.sort_by_key(|f| (f.rel.matches('/').count(), f.rel.clone()));
-    let mut groups: BTreeMap<String, ItemGroup> = BTreeMap::new();
-    for f in sorted.iter().filter(|f| is_media(f)) {
+    let depth = |f: &FoundFile| f.rel.bytes().filter(|&b| b == b'/').count();
+    files.sort_by(|a, b| depth(a).cmp(&depth(b)).then_with(|| a.rel.cmp(&b.rel)));
+    // Group key per file: (key, is_file); media first, shallowest first, as the rule needs.
+    let mut keys: Vec<Option<(String, bool)>> = vec![None; files.len()];
+    let mut dir_groups: HashSet<String> = HashSet::new();
+    for (i, f) in files.iter().enumerate().filter(|(_, f)| is_media(f)) {
         let Some((dir, _)) = f.rel.rsplit_once('/') else {
-            groups.insert(
-                f.rel.clone(),
-                ItemGroup {
-                    rel: f.rel.clone(),
-                    is_file: true,
-                    files: vec![(*f).clone()],
-                },
-            );
+            keys[i] = Some((f.rel.clone(), true));
             continue;
         };
-        let mut dir = dir.to_string();
-        if let Some((parent, last)) = dir.rsplit_once('/')
-            && is_disc_folder(last)
-        {
-            dir = parent.to_string();
-        }
-        let key = prefixes(&dir)
+        let dir = match dir.rsplit_once('/') {
+            Some((parent, last)) if is_disc_folder(last) => parent,
+            _ => dir,
+        };
+        let key = prefixes(dir)
             .into_iter()
-            .find(|p| groups.get(*p).is_some_and(|g| !g.is_file))
-            .unwrap_or(&dir)
+            .find(|p| dir_groups.contains(*p))
+            .unwrap_or(dir)
             .to_string();
-        groups
-            .entry(key.clone())
-            .or_insert_with(|| ItemGroup {
-                rel: key,
-                is_file: false,
-                files: Vec::new(),
-            })
-            .files
-            .push((*f).clone());
+        dir_groups.insert(key.clone());
+        keys[i] = Some((key, false));
     }
-    for f in sorted.iter().filter(|f| !is_media(f)) {
-        let Some((dir, _)) = f.rel.rsplit_once('/') else {
-            continue;
-        };
-        if let Some(p) = prefixes(dir)
-            .into_iter()
-            .rev()
-            .find(|p| groups.get(*p).is_some_and(|g| !g.is_file))
+    for (i, f) in files.iter().enumerate().filter(|(_, f)| !is_media(f)) {
+        if let Some((dir, _)) = f.rel.rsplit_once('/')
+            && let Some(p) = prefixes(dir)
+                .into_iter()
+                .rev()
+                .find(|p| dir_groups.contains(*p))
         {
-            let p = p.to_string();
-            if let Some(g) = groups.get_mut(&p) {
-                g.files.push((*f).clone());
-            }
+            keys[i] = Some((p.to_string(), false));
         }
     }
-    let mut out: Vec<ItemGroup> = groups.into_values().collect();
-    for g in &mut out {
-        g.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let mut groups: BTreeMap<(String, bool), Vec<FoundFile>> = BTreeMap::new();
+    for (f, key) in files.into_iter().zip(keys) {
+        if let Some(k) = key {
+            groups.entry(k).or_default().push(f);
+        }
     }
-    out
+    groups
+        .into_iter()
+        .map(|((rel, is_file), mut files)| {
+            files.sort_by(|a, b| a.rel.cmp(&b.rel));
+            ItemGroup {
+                rel,
+                is_file,
+                files,
+            }
+        })
+        .collect()
 }
 
 /// `a`, `a/b`, `a/b/c` for `a/b/c`, shallowest first.
@@ -270,7 +264,7 @@ mod tests {
 
     fn groups(rels: &[&str]) -> Vec<(String, bool, Vec<String>)> {
         let files: Vec<FoundFile> = rels.iter().map(|r| f(r)).collect();
-        group(&files, false)
+        group(files, false)
             .into_iter()
             .map(|g| {
                 (

@@ -33,7 +33,6 @@ pub(crate) struct Plan {
     /// Known items not found any more (and not already missing).
     pub gone: Vec<String>,
     pub walk_issues: Vec<(String, String)>,
-    pub seen_files: HashSet<String>,
     pub files: usize,
     pub unchanged: usize,
 }
@@ -48,22 +47,26 @@ pub(crate) fn plan(
     let mut unchanged = 0;
     let mut found = Vec::new();
     let mut walk_issues = Vec::new();
-    let mut seen_files: HashSet<String> = HashSet::new();
+    let mut unavailable: Vec<String> = Vec::new();
     for (fi, folder) in library.folders.iter().enumerate() {
         let root = Path::new(&folder.path);
+        // An unmounted share must not turn the whole library missing: skip the folder instead.
+        if std::fs::read_dir(root).is_err() {
+            walk_issues.push((
+                folder.path.clone(),
+                "Library folder is not available".into(),
+            ));
+            unavailable.push(format!("{}/", folder.path.trim_end_matches('/')));
+            continue;
+        }
         let w = walk(root);
         files += w.files.len();
-        seen_files.extend(
-            w.files
-                .iter()
-                .map(|f| f.path.to_string_lossy().into_owned()),
-        );
         walk_issues.extend(
             w.errors
                 .into_iter()
                 .map(|(p, e)| (p.to_string_lossy().into_owned(), e)),
         );
-        for g in group(&w.files, library.settings.audiobooks_only) {
+        for g in group(w.files, library.settings.audiobooks_only) {
             let dir_stat = w.dirs.get(&g.rel).copied().unwrap_or_default();
             let path = root.join(&g.rel).to_string_lossy().into_owned();
             let signature = signature(library, opts, &g, dir_stat);
@@ -164,7 +167,7 @@ pub(crate) fn plan(
     let gone: Vec<String> = matcher
         .leftovers()
         .into_iter()
-        .filter(|k| !k.is_missing)
+        .filter(|k| !k.is_missing && !unavailable.iter().any(|r| k.path.starts_with(r)))
         .map(|k| k.id)
         .collect();
     Ok(Plan {
@@ -172,7 +175,6 @@ pub(crate) fn plan(
         jobs,
         gone,
         walk_issues,
-        seen_files,
         files,
         unchanged,
     })

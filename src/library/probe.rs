@@ -27,6 +27,8 @@ pub struct Probed {
     pub language: Option<String>,
     pub mime_type: String,
     pub embedded_cover_art: Option<String>,
+    /// The first picture's bytes and file extension, so the cover needs no second read.
+    pub picture: Option<(Vec<u8>, &'static str)>,
     pub meta_tags: BTreeMap<String, String>,
     pub chapters: Vec<Chapter>,
     pub track: Option<u32>,
@@ -76,6 +78,10 @@ pub fn probe(path: &Path) -> Result<Probed, String> {
                 .and_then(|p| p.mime_type())
                 .is_some_and(|m| m.as_str() == "image/png");
             out.embedded_cover_art = Some(if png { "png" } else { "mjpeg" }.into());
+            out.picture = tag
+                .pictures()
+                .first()
+                .map(|p| (p.data().to_vec(), picture_ext(p)));
         }
     }
     match file_type {
@@ -286,12 +292,15 @@ pub fn embedded_picture(path: &Path) -> Option<(Vec<u8>, &'static str)> {
         .ok()?;
     let tag = tagged.primary_tag().or(tagged.first_tag())?;
     let pic = tag.pictures().first()?;
-    let ext = match pic.mime_type().map(|m| m.as_str()) {
+    Some((pic.data().to_vec(), picture_ext(pic)))
+}
+
+fn picture_ext(pic: &lofty::picture::Picture) -> &'static str {
+    match pic.mime_type().map(|m| m.as_str()) {
         Some("image/png") => "png",
         Some("image/webp") => "webp",
         _ => "jpg",
-    };
-    Some((pic.data().to_vec(), ext))
+    }
 }
 
 #[cfg(test)]

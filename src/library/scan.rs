@@ -2,7 +2,6 @@
 //! parallel, bounded), and write in batched transactions. Blocking; async callers use
 //! `spawn_blocking`. Bad files become issues; nothing here panics or writes to the library.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -138,7 +137,6 @@ pub fn scan_library(
         jobs,
         gone,
         walk_issues,
-        seen_files,
         files,
         unchanged,
     } = plan(store, &library, opts, force)?;
@@ -228,9 +226,9 @@ pub fn scan_library(
             };
             scan_issues::add_issue(tx, &issue)?;
         }
-        let walk_paths: HashSet<&str> = walk_issues.iter().map(|(p, _)| p.as_str()).collect();
+        // Issues are few; asking the filesystem beats holding every walked path in memory.
         scan_issues::retain_issues(tx, &library.id, &|p| {
-            seen_files.contains(p) || walk_paths.contains(p)
+            Path::new(p).exists() || walk_issues.iter().any(|(w, _)| w == p)
         })?;
         items::prune_orphans(tx, &library.id)?;
         libraries::set_last_scan(tx, &library.id, now, env!("CARGO_PKG_VERSION"), &precedence)

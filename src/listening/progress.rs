@@ -24,6 +24,8 @@ pub struct ProgressUpdate {
 }
 
 /// What to do with an update.
+// Short-lived and returned once per update; boxing the row would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)] // short-lived, returned once per update
 pub enum Outcome {
@@ -127,6 +129,33 @@ pub fn apply(
     }
     p.last_update = client_time.unwrap_or(now);
     Outcome::Store(p)
+}
+
+/// Applies `update` to the stored row of (user, item) inside the caller's write transaction and
+/// stores the result. Returns the row as stored (the existing one if the update was stale).
+pub fn record(
+    conn: &rusqlite::Connection,
+    user_id: &str,
+    item_id: &str,
+    book_id: &str,
+    update: &ProgressUpdate,
+    now: i64,
+) -> crate::store::StoreResult<MediaProgress> {
+    let existing = crate::store::progress::get(conn, user_id, item_id, "")?;
+    let fresh = MediaProgress {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.to_string(),
+        item_id: item_id.to_string(),
+        media_item_id: book_id.to_string(),
+        ..MediaProgress::default()
+    };
+    match apply(existing.as_ref(), update, fresh, now) {
+        Outcome::Stale => Ok(existing.unwrap_or_default()),
+        Outcome::Store(row) => {
+            crate::store::progress::upsert(conn, &row)?;
+            Ok(row)
+        }
+    }
 }
 
 #[cfg(test)]

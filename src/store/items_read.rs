@@ -285,3 +285,14 @@ pub fn prune_orphans(conn: &Connection, library_id: &str) -> StoreResult<()> {
     )?;
     Ok(())
 }
+
+/// Books per author in a library (ABS's `numBooks`), missing items included as ABS does.
+pub fn author_book_counts(conn: &Connection, library_id: &str) -> StoreResult<Vec<(String, i64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT a.id, COUNT(ia.item_id) FROM authors a
+         LEFT JOIN item_authors ia ON ia.author_id = a.id
+         WHERE a.library_id = ?1 GROUP BY a.id",
+    )?;
+    let rows = st.query_map([library_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth_sessions;
 pub mod items;
 pub mod libraries;
+pub mod playback;
 pub mod progress;
 pub mod scan_issues;
 pub mod settings;
@@ -25,7 +26,8 @@ use crate::error::AppError;
 /// Migrations compiled into the binary, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_collections.sql"),
+    include_str!("migrations/0002_catalog_version.sql"),
+    include_str!("migrations/0003_collections.sql"),
 ];
 
 /// The newest schema version this binary knows.

@@ -11,6 +11,8 @@ pub const PASSWORD: &str = "correct horse battery staple 42";
 
 pub struct TestServer {
     pub base: String,
+    /// Lines the server printed on stdout before its "listening" line (fingerprint, redirect address).
+    pub startup: Vec<String>,
     pub data: tempfile::TempDir,
     pub log_path: PathBuf,
     child: Option<Child>,
@@ -111,10 +113,21 @@ impl TestServer {
         }
     }
 
+    /// Sets an environment variable for the next `restart`.
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.env.retain(|(name, _)| name != k);
+        self.env.push((k.into(), v.into()));
+    }
+
+    /// Process id, for sending signals.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     /// Starts the server again on the same data dir.
     pub async fn restart(&mut self) {
         self.kill9();
-        let (child, base) = spawn(
+        let (child, base, startup) = spawn(
             self.data.path(),
             &self.log_path,
             &self.env,
@@ -122,7 +135,8 @@ impl TestServer {
         );
         self.child = Some(child);
         self.base = base;
-        wait_ready(&self.base).await;
+        self.startup = startup;
+        wait_ready(&self.base, &self.log_path).await;
     }
 }
 
@@ -153,6 +167,10 @@ impl Builder {
         self.admin = Some((name.into(), password.into()));
         self
     }
+    /// Starts on a given port instead of an ephemeral one (a test needs to know it in advance).
+    pub async fn start_on_port(self, port: u16) -> TestServer {
+        self.arg("--port").arg(&port.to_string()).start().await
+    }
     pub async fn start(self) -> TestServer {
         self.start_inner(true).await
     }
@@ -177,12 +195,13 @@ impl Builder {
             );
         }
         let log_path = data.path().join("server-test.log");
-        let (child, base) = spawn(data.path(), &log_path, &self.env, &self.args);
+        let (child, base, startup) = spawn(data.path(), &log_path, &self.env, &self.args);
         if check {
-            wait_ready(&base).await;
+            wait_ready(&base, &log_path).await;
         }
         TestServer {
             base,
+            startup,
             data,
             log_path,
             child: Some(child),
@@ -197,15 +216,18 @@ fn spawn(
     log_path: &Path,
     env: &[(String, String)],
     args: &[String],
-) -> (Child, String) {
+) -> (Child, String, Vec<String>) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path)
         .expect("log file");
     let mut c = command(data);
-    c.args(["serve", "--port", "0", "--allow-root"])
-        .args(args)
+    c.args(["serve", "--allow-root"]);
+    if !args.iter().any(|a| a == "--port") {
+        c.args(["--port", "0"]);
+    }
+    c.args(args)
         .env("SHELFWARDEN_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
@@ -216,6 +238,7 @@ fn spawn(
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
+    let mut startup = Vec::new();
     let base = loop {
         line.clear();
         let n = reader.read_line(&mut line).expect("read stdout");
@@ -226,6 +249,7 @@ fn spawn(
         if let Some(rest) = line.trim().strip_prefix("Shelfwarden listening on ") {
             break rest.trim().to_string();
         }
+        startup.push(line.trim().to_string());
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || {
@@ -234,12 +258,19 @@ fn spawn(
             sink.clear();
         }
     });
-    (child, base)
+    (child, base, startup)
 }
 
-async fn wait_ready(base: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
+async fn wait_ready(base: &str, log_path: &Path) {
+    // Over HTTPS the certificate is checked by the tests themselves; an ACME certificate may take
+    // a while to be issued, so HTTPS gets a longer wait.
+    let https = base.starts_with("https://");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(https)
+        .build()
+        .expect("client");
+    let tries = if https { 2400 } else { 200 };
+    for _ in 0..tries {
         if let Ok(r) = client.get(format!("{base}/ping")).send().await
             && r.status().is_success()
         {
@@ -247,7 +278,8 @@ async fn wait_ready(base: &str) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("server at {base} never answered /ping");
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    panic!("server at {base} never answered /ping; log:\n{log}");
 }
 
 pub fn client() -> reqwest::Client {

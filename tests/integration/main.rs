@@ -1,8 +1,11 @@
 //! One integration-test binary: every module starts the real server through `harness`.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code)]
+// A failed unwrap in a test is a test failure with a line number, which is all a test needs.
+#![allow(clippy::unwrap_used)]
 
 mod foundation;
 mod hardening;
 mod harness;
+mod tls;
 mod users;

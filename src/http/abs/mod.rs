@@ -4,9 +4,18 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod browse;
+pub mod catalog;
+pub mod items;
+pub mod items_json;
 pub mod json;
+pub mod libraries;
 pub mod me;
+pub mod playback;
+pub mod progress;
+pub mod query;
 pub mod server;
+pub mod shelves;
 pub mod users;
 
 /// The ABS API level Shelfwarden implements. Clients branch on this (`/public/session` tracks from

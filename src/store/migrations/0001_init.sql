@@ -136,6 +136,8 @@ CREATE INDEX items_library_title ON items(library_id, title_ignore_prefix COLLAT
 CREATE INDEX items_library_added ON items(library_id, created_at);
 CREATE INDEX items_ino ON items(ino);
 CREATE INDEX items_fingerprint ON items(fingerprint);
+-- Covers the scanner's per-scan index read, so a rescan reads index pages, not whole rows.
+CREATE INDEX items_scan ON items(library_id, path, id, book_id, ino, fingerprint, signature, is_missing);
 
 CREATE TABLE audio_files (
     item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,

@@ -1,0 +1,172 @@
+//! The ABS face's read model: per library, every item in memory with its minified JSON
+//! pre-rendered, rebuilt only when the library's `catalog_version` (bumped by triggers on every
+//! catalog change, whoever makes it) moves. One indexed read per request keeps it always correct.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use rusqlite::OptionalExtension;
+use serde_json::value::RawValue;
+
+use super::items_json;
+use crate::error::{AppError, AppResult};
+use crate::library::model::{Author, Item, Library, Series};
+use crate::store::{Store, items, libraries};
+
+pub struct LibraryIndex {
+    pub library: Library,
+    pub version: i64,
+    /// Ordered by title without prefix (ABS's default order).
+    pub items: Vec<Arc<Item>>,
+    pub minified: Vec<Box<RawValue>>,
+    pub by_id: HashMap<String, usize>,
+    pub authors: Vec<Author>,
+    pub series: Vec<Series>,
+    orders: Mutex<HashMap<&'static str, Arc<Vec<usize>>>>,
+}
+
+impl LibraryIndex {
+    pub fn item(&self, id: &str) -> Option<&Arc<Item>> {
+        self.by_id.get(id).map(|i| &self.items[*i])
+    }
+
+    /// Item positions ordered by `key`, computed once per index version.
+    pub fn order(
+        &self,
+        key: &'static str,
+        make: impl FnOnce(&[Arc<Item>]) -> Vec<usize>,
+    ) -> Arc<Vec<usize>> {
+        let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        orders
+            .entry(key)
+            .or_insert_with(|| Arc::new(make(&self.items)))
+            .clone()
+    }
+}
+
+#[derive(Default)]
+pub struct Catalog {
+    libs: RwLock<HashMap<String, Arc<LibraryIndex>>>,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+fn version_of(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT catalog_version FROM libraries WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
+fn build(conn: &rusqlite::Connection, id: &str) -> AppResult<Option<LibraryIndex>> {
+    // One read transaction, so the version matches the items read.
+    let tx = conn.unchecked_transaction()?;
+    let Some(version) = version_of(&tx, id)? else {
+        return Ok(None);
+    };
+    let Some(library) = libraries::get_library(&tx, id)? else {
+        return Ok(None);
+    };
+    let list = items::list_items(&tx, id)?;
+    let authors = items::list_authors(&tx, id)?;
+    let series = items::list_series(&tx, id)?;
+    tx.finish()?;
+    let mut minified = Vec::with_capacity(list.len());
+    let mut by_id = HashMap::with_capacity(list.len());
+    let mut arcs = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        let json =
+            serde_json::to_string(&items_json::minified(&item)).map_err(AppError::internal)?;
+        minified.push(RawValue::from_string(json).map_err(AppError::internal)?);
+        by_id.insert(item.id.clone(), i);
+        arcs.push(Arc::new(item));
+    }
+    Ok(Some(LibraryIndex {
+        library,
+        version,
+        items: arcs,
+        minified,
+        by_id,
+        authors,
+        series,
+        orders: Mutex::new(HashMap::new()),
+    }))
+}
+
+impl Catalog {
+    fn cached(&self, id: &str) -> Option<Arc<LibraryIndex>> {
+        self.libs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The current index of a library, or None if it does not exist.
+    pub async fn library(&self, store: &Store, id: &str) -> AppResult<Option<Arc<LibraryIndex>>> {
+        let key = id.to_string();
+        let version = store.read(move |c| Ok(version_of(c, &key)?)).await?;
+        let Some(version) = version else {
+            self.libs
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(id);
+            return Ok(None);
+        };
+        if let Some(ix) = self.cached(id).filter(|ix| ix.version == version) {
+            return Ok(Some(ix));
+        }
+        let _one_builder = self.rebuild.lock().await;
+        if let Some(ix) = self.cached(id).filter(|ix| ix.version >= version) {
+            return Ok(Some(ix));
+        }
+        let key = id.to_string();
+        let built = store.read(move |c| build(c, &key)).await?;
+        let Some(built) = built else { return Ok(None) };
+        let ix = Arc::new(built);
+        self.libs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), ix.clone());
+        Ok(Some(ix))
+    }
+
+    /// An item and the index it belongs to.
+    pub async fn item(
+        &self,
+        store: &Store,
+        item_id: &str,
+    ) -> AppResult<Option<(Arc<LibraryIndex>, Arc<Item>)>> {
+        let key = item_id.to_string();
+        let library_id: Option<String> = store
+            .read(move |c| {
+                Ok(
+                    c.prepare_cached("SELECT library_id FROM items WHERE id = ?1")?
+                        .query_row([&key], |r| r.get(0))
+                        .optional()?,
+                )
+            })
+            .await?;
+        let Some(library_id) = library_id else {
+            return Ok(None);
+        };
+        let Some(ix) = self.library(store, &library_id).await? else {
+            return Ok(None);
+        };
+        let item = ix.item(item_id).cloned();
+        Ok(item.map(|i| (ix, i)))
+    }
+
+    /// All library ids, in display order.
+    pub async fn library_ids(store: &Store) -> AppResult<Vec<String>> {
+        store
+            .read(|c| {
+                let mut st = c.prepare_cached(
+                    "SELECT id FROM libraries ORDER BY display_order, created_at",
+                )?;
+                let ids = st
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(ids)
+            })
+            .await
+    }
+}

@@ -1,0 +1,102 @@
+//! Sending files from a library: Range (206), ETag and Last-Modified, the right MIME type. A file is
+//! only ever one the item already knows, and it must still resolve inside a library folder.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::error::{AppError, AppResult};
+
+/// Resolves `path` and checks it lies under one of `roots` (symlinks may not lead out).
+pub fn confine(path: &str, roots: &[String]) -> AppResult<PathBuf> {
+    let real = std::fs::canonicalize(path).map_err(|_| AppError::not_found())?;
+    let inside = roots
+        .iter()
+        .any(|r| std::fs::canonicalize(r).is_ok_and(|root| real.starts_with(&root)));
+    if inside {
+        Ok(real)
+    } else {
+        Err(AppError::forbidden())
+    }
+}
+
+/// Serves `path` for the request `req` (Range and conditional headers honoured).
+pub async fn send(
+    path: &Path,
+    mime: &str,
+    download_name: Option<&str>,
+    req: Request,
+) -> AppResult<Response> {
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|_| AppError::not_found())?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let etag = format!("W/\"{:x}-{:x}\"", meta.len(), mtime);
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        let mut resp = axum::http::StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
+    let (parts, _) = req.into_parts();
+    let req = Request::from_parts(parts, Body::empty());
+    let resp = ServeFile::new(path)
+        .oneshot(req)
+        .await
+        .map_err(|e| AppError::internal(format!("serving file: {e}")))?;
+    let mut resp = resp.map(Body::new);
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(name) = download_name {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(resp)
+}
+
+pub fn image_mime(path: &str) -> &'static str {
+    match Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("gif") => "image/gif",
+        _ => "image/jpeg",
+    }
+}
