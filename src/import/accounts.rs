@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::map::{json_or, string_list};
 use super::report::Report;
-use super::write::{Ctx, Imported, digest, outcome};
+use super::write::{Ctx, Imported, begin_row, end_row};
 use crate::model::{Permissions, User, UserType};
 use crate::store::{StoreResult, users};
 
@@ -95,7 +95,7 @@ pub fn users(tx: &Connection, ctx: &Ctx, r: &mut Report, out: &mut Imported) -> 
             updated_at: u.t("updatedAt").unwrap_or(created_at),
         };
         let q = ["SELECT * FROM users WHERE id = ?1"];
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         if existing.is_some() {
             users::update(tx, &user)?;
             tx.execute(
@@ -105,7 +105,7 @@ pub fn users(tx: &Connection, ctx: &Ctx, r: &mut Report, out: &mut Imported) -> 
         } else {
             users::insert(tx, &user)?;
         }
-        r.record("users", outcome(&before, &digest(tx, &q, &[&id])?));
+        r.record("users", end_row(tx, &q, &[&id], before)?);
         match &user.password_hash {
             Some(_) if user.must_change_password => r.must_change_password.push(name.clone()),
             Some(_) => {}

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::abs_db::Rec;
 use super::map::{json_or, parse_time};
 use super::report::{Outcome, Report};
-use super::write::{Ctx, Imported, digest, outcome};
+use super::write::{Ctx, Imported, begin_row, end_row};
 use crate::model::MediaProgress;
 use crate::store::{StoreResult, progress};
 
@@ -118,16 +118,13 @@ pub fn media_progress(
         let q = [
             "SELECT * FROM media_progress WHERE user_id = ?1 AND item_id = ?2 AND episode_id = ''",
         ];
-        let before = digest(tx, &q, &[&user_id, &item_id])?;
+        let before = begin_row(tx, &q, &[&user_id, &item_id])?;
         progress::upsert(tx, &mp)?;
         tx.execute(
             "UPDATE media_progress SET started_at = ?3 WHERE user_id = ?1 AND item_id = ?2 AND episode_id = ''",
             params![user_id, item_id, started_at],
         )?;
-        r.record(
-            "progress",
-            outcome(&before, &digest(tx, &q, &[&user_id, &item_id])?),
-        );
+        r.record("progress", end_row(tx, &q, &[&user_id, &item_id], before)?);
     }
     Ok(())
 }
@@ -177,7 +174,8 @@ pub fn bookmarks(tx: &Connection, ctx: &Ctx, r: &mut Report, out: &Imported) -> 
             let before = find(tx)?;
             tx.execute(
                 "INSERT INTO bookmarks (user_id, item_id, time, title, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (user_id, item_id, time) DO UPDATE SET title = excluded.title, created_at = excluded.created_at",
+                 ON CONFLICT (user_id, item_id, time) DO UPDATE SET title = excluded.title, created_at = excluded.created_at
+                 WHERE title != excluded.title OR created_at != excluded.created_at",
                 params![user_id, item_id, time, title, created_at],
             )?;
             let after = find(tx)?;

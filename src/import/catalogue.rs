@@ -10,7 +10,7 @@ use super::abs_db::Rec;
 use super::item;
 use super::map::json_or;
 use super::report::{Outcome, Report};
-use super::write::{Ctx, Imported, digest, outcome, to_json};
+use super::write::{Ctx, Imported, begin_row, end_row, to_json};
 use crate::error::AppError;
 use crate::library::model::{AuthorRef, LibrarySettings, SeriesRef, ignore_prefix, last_first};
 use crate::store::{StoreResult, items};
@@ -43,7 +43,7 @@ pub fn libraries(
             .map(Value::to_string);
         let created = l.t("createdAt").unwrap_or(0);
         let q = ["SELECT * FROM libraries WHERE id = ?1"];
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         tx.execute(
             "INSERT INTO libraries (id, name, display_order, icon, media_type, provider, settings, last_scan,
                  last_scan_version, last_scan_precedence, created_at, updated_at)
@@ -67,7 +67,7 @@ pub fn libraries(
                 l.t("updatedAt").unwrap_or(created),
             ],
         )?;
-        r.record("libraries", outcome(&before, &digest(tx, &q, &[&id])?));
+        r.record("libraries", end_row(tx, &q, &[&id], before)?);
         out.libraries.insert(id);
     }
     folders(tx, ctx, r, out)
@@ -118,14 +118,14 @@ fn folders(
             ));
         }
         let q = ["SELECT * FROM library_folders WHERE id = ?1"];
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         tx.execute(
             "INSERT INTO library_folders (id, library_id, path, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(id) DO UPDATE SET library_id = excluded.library_id, path = excluded.path,
                  created_at = excluded.created_at",
             params![id, lib, path, f.t("createdAt").unwrap_or(0)],
         )?;
-        r.record("libraryFolders", outcome(&before, &digest(tx, &q, &[&id])?));
+        r.record("libraryFolders", end_row(tx, &q, &[&id], before)?);
         ids.insert(id.clone(), Some(id));
     }
     Ok(ids)
@@ -171,7 +171,7 @@ fn people(
         let updated = a.t("updatedAt").unwrap_or(created);
         let q = [format!("SELECT * FROM {table} WHERE id = ?1")];
         let q: Vec<&str> = q.iter().map(String::as_str).collect();
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         if kind == "authors" {
             tx.execute(
                 "INSERT INTO authors (id, library_id, name, last_first, asin, description, created_at, updated_at)
@@ -191,7 +191,7 @@ fn people(
                 params![id, lib, name, a.opt("nameIgnorePrefix").unwrap_or_else(|| ignore_prefix(&name)), a.opt("description"), created, updated],
             )?;
         }
-        r.record(kind, outcome(&before, &digest(tx, &q, &[&id])?));
+        r.record(kind, end_row(tx, &q, &[&id], before)?);
     }
     Ok(())
 }
@@ -292,11 +292,11 @@ pub fn catalogue(
             "SELECT * FROM item_authors WHERE item_id = ?1 ORDER BY position",
             "SELECT * FROM item_series WHERE item_id = ?1 ORDER BY position",
         ];
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         // An empty signature makes the first scan re-read the files, which fills in the
         // fingerprint and the inodes of this machine's copy.
         items::upsert_item(tx, &mut it, "")?;
-        r.record("items", outcome(&before, &digest(tx, &q, &[&id])?));
+        r.record("items", end_row(tx, &q, &[&id], before)?);
         out.items.insert(id.clone());
         out.book_to_item.insert(book_id, id.clone());
         out.item_titles.insert(id, title);

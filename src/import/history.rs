@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::activity::item_of;
 use super::map::json_or;
 use super::report::{Outcome, Report};
-use super::write::{Ctx, Imported, digest, outcome};
+use super::write::{Ctx, Imported, begin_row, end_row};
 use crate::store::StoreResult;
 
 /// ABS device id → (our device row id, the `deviceInfo` object its sessions show).
@@ -65,7 +65,7 @@ pub fn devices(
         }
         let created = d.t("createdAt").unwrap_or(0);
         let q = ["SELECT * FROM devices WHERE id = ?1"];
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         tx.execute(
             "INSERT INTO devices (id, user_id, device_id, client_name, client_version, device_name, manufacturer,
                  model, sdk_version, ip_address, created_at, updated_at)
@@ -89,7 +89,7 @@ pub fn devices(
                 d.t("updatedAt").unwrap_or(created),
             ],
         )?;
-        r.record("devices", outcome(&before, &digest(tx, &q, &[&id])?));
+        r.record("devices", end_row(tx, &q, &[&id], before)?);
         ids.insert(id.clone(), (id, Value::Object(info)));
     }
     Ok(ids)
@@ -125,7 +125,7 @@ pub fn sessions(
         let device = s.opt("deviceId").and_then(|d| devices.get(&d));
         let created = s.t("createdAt").unwrap_or(0);
         let q = ["SELECT * FROM playback_sessions WHERE id = ?1"];
-        let before = digest(tx, &q, &[&id])?;
+        let before = begin_row(tx, &q, &[&id])?;
         tx.execute(
             "INSERT INTO playback_sessions (id, user_id, library_id, item_id, episode_id, device_row_id, display_title,
                  display_author, duration, play_method, media_player, start_time, current_time, time_listening,
@@ -164,10 +164,7 @@ pub fn sessions(
                 s.t("updatedAt").unwrap_or(created),
             ],
         )?;
-        r.record(
-            "listeningSessions",
-            outcome(&before, &digest(tx, &q, &[&id])?),
-        );
+        r.record("listeningSessions", end_row(tx, &q, &[&id], before)?);
     }
     Ok(())
 }

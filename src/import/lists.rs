@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::report::Report;
-use super::write::{Ctx, Imported, digest, outcome};
+use super::write::{Ctx, Imported, begin_row, end_row};
 use crate::store::StoreResult;
 
 /// Collections (per library) and playlists (per user), ids kept, members in ABS's order.
@@ -43,7 +43,7 @@ pub fn lists(tx: &Connection, ctx: &Ctx, r: &mut Report, out: &Imported) -> Stor
                 ),
             ];
             let q: Vec<&str> = q.iter().map(String::as_str).collect();
-            let before = digest(tx, &q, &[&id])?;
+            let before = begin_row(tx, &q, &[&id])?;
             let created = c.t("createdAt").unwrap_or(0);
             let updated = c.t("updatedAt").unwrap_or(created);
             if kind == "collections" {
@@ -105,7 +105,7 @@ pub fn lists(tx: &Connection, ctx: &Ctx, r: &mut Report, out: &Imported) -> Stor
                     params![id, item_id, position, m.t("createdAt").unwrap_or(created)],
                 )?;
             }
-            r.record(kind, outcome(&before, &digest(tx, &q, &[&id])?));
+            r.record(kind, end_row(tx, &q, &[&id], before)?);
         }
     }
     Ok(())

@@ -53,7 +53,35 @@ pub fn digest(conn: &Connection, queries: &[&str], args: &[&str]) -> StoreResult
     Ok(found.then_some(out))
 }
 
-pub fn outcome(before: &Option<String>, after: &Option<String>) -> Outcome {
+/// Starts one row's write: its stored form before, and a savepoint to undo an identical rewrite.
+pub fn begin_row(
+    conn: &Connection,
+    queries: &[&str],
+    args: &[&str],
+) -> StoreResult<Option<String>> {
+    let before = digest(conn, queries, args)?;
+    conn.execute_batch("SAVEPOINT import_row")?;
+    Ok(before)
+}
+
+/// Ends one row's write. A rewrite that changed nothing is rolled back, so that triggers (such as
+/// the catalogue version) do not fire and a repeated import leaves the database as it was.
+pub fn end_row(
+    conn: &Connection,
+    queries: &[&str],
+    args: &[&str],
+    before: Option<String>,
+) -> StoreResult<Outcome> {
+    let after = digest(conn, queries, args)?;
+    let result = outcome(&before, &after);
+    if result == Outcome::Unchanged {
+        conn.execute_batch("ROLLBACK TO import_row")?;
+    }
+    conn.execute_batch("RELEASE import_row")?;
+    Ok(result)
+}
+
+fn outcome(before: &Option<String>, after: &Option<String>) -> Outcome {
     match before {
         None => Outcome::New,
         Some(b) if Some(b) == after.as_ref() => Outcome::Unchanged,
