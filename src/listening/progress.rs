@@ -27,7 +27,6 @@ pub struct ProgressUpdate {
 // Short-lived and returned once per update; boxing the row would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
-#[allow(clippy::large_enum_variant)] // short-lived, returned once per update
 pub enum Outcome {
     /// Store this row.
     Store(MediaProgress),
