@@ -1,10 +1,21 @@
 use clap::Parser;
-use shelfwarden::cli::{Cli, Command, apikey, audit, import_abs, serve, user};
+use shelfwarden::cli::{
+    BenchCommand, Cli, Command, apikey, audit, bench_http, bench_scan, bench_tls, demo, import_abs,
+    scan, serve, user,
+};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.data, args),
+        Command::Demo(args) => demo::run(args),
+        Command::Scan { library } => scan::run(&cli.data, library.as_deref()),
+        Command::GenerateLibrary(args) => demo::generate(&args),
+        Command::Bench { command } => match command {
+            BenchCommand::Scan { sizes } => bench_scan::run(&sizes),
+            BenchCommand::Tls(args) => bench_tls::run(&args).map(|_| ()),
+            BenchCommand::Http(args) => bench_http::run(&args),
+        },
         Command::User { command } => user::run(&cli.data, command),
         Command::Apikey { command } => apikey::run(&cli.data, command),
         Command::Audit { command } => audit::run(&cli.data, command),

@@ -2,8 +2,10 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod bench_http;
 pub mod bench_scan;
 pub mod bench_tls;
+pub mod demo;
 pub mod import_abs;
 pub mod scan;
 pub mod serve;
@@ -41,6 +43,20 @@ fn long_version() -> &'static str {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Try Shelfwarden: a generated library and a demo login, served on loopback.
+    Demo(demo::DemoArgs),
+    /// Scan libraries in the foreground (all, or the one at --library, created if new).
+    Scan {
+        #[arg(long)]
+        library: Option<PathBuf>,
+    },
+    /// Generate a library of N distinct books from the bundled audio fixtures.
+    GenerateLibrary(demo::GenerateArgs),
+    /// Measure scanning, HTTP and TLS performance.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -129,4 +145,18 @@ pub fn read_password_stdin() -> anyhow::Result<String> {
         anyhow::bail!("no password on standard input");
     }
     Ok(pw)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Full scan, no-change rescan, files/s and peak RSS for generated libraries.
+    Scan {
+        /// Library sizes in books.
+        #[arg(long = "books", default_values_t = vec![1000, 10000])]
+        sizes: Vec<usize>,
+    },
+    /// TLS handshakes/s and streaming throughput over TLS next to plain HTTP.
+    Tls(bench_tls::BenchTlsArgs),
+    /// HTTP load with wrk against the ABS API (items page, item, /api/me, progress, Range reads).
+    Http(bench_http::BenchHttpArgs),
 }

@@ -21,8 +21,8 @@ pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
     use abs::{
-        api_keys, audit, auth, browse, items, libraries, me, playback, progress, server, shelves,
-        users,
+        api_keys, audit, auth, browse, entities, items, libraries, me, playback, progress, server,
+        shelves, users,
     };
     use axum::routing::{delete, patch};
     Router::new()
@@ -80,6 +80,9 @@ fn routes() -> Router<AppState> {
             get(shelves::personalized),
         )
         .route("/api/tasks", get(libraries::tasks))
+        .route("/api/authors/{id}", get(entities::author))
+        .route("/api/authors/{id}/image", get(entities::author_image))
+        .route("/api/series/{id}", get(entities::series))
         // Items and their files.
         .route("/api/items/batch/get", post(items::batch_get))
         .route("/api/items/{id}", get(items::get))

@@ -33,7 +33,7 @@ pub struct PlaybackSession {
 }
 
 const COLS: &str = "id, user_id, library_id, item_id, episode_id, device_row_id, display_title, display_author, duration, \
-    play_method, media_player, start_time, current_time, time_listening, media_metadata, chapters, device_info, \
+    play_method, media_player, start_time, position, time_listening, media_metadata, chapters, device_info, \
     server_version, date, day_of_week, is_open, started_at, updated_at";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<PlaybackSession> {
@@ -68,7 +68,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<PlaybackSession> {
 pub fn upsert(conn: &Connection, s: &PlaybackSession) -> StoreResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO playback_sessions ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
-         ON CONFLICT(id) DO UPDATE SET current_time = excluded.current_time, time_listening = excluded.time_listening,
+         ON CONFLICT(id) DO UPDATE SET position = excluded.position, time_listening = excluded.time_listening,
              duration = excluded.duration, is_open = excluded.is_open, updated_at = excluded.updated_at"
     ))?
     .execute(params![

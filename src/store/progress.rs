@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::StoreResult;
 use crate::model::{Bookmark, MediaProgress};
 
-const COLUMNS: &str = "p.id, p.user_id, p.item_id, p.episode_id, i.book_id, p.duration, p.current_time, p.progress, \
+const COLUMNS: &str = "p.id, p.user_id, p.item_id, p.episode_id, i.book_id, p.duration, p.position, p.progress, \
     p.is_finished, p.hide_from_continue, p.ebook_location, p.ebook_progress, p.finished_at, p.started_at, p.last_update";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<MediaProgress> {
@@ -64,11 +64,11 @@ pub fn by_id(conn: &Connection, id: &str) -> StoreResult<Option<MediaProgress>> 
 /// Inserts or replaces the one row for (user, item, episode).
 pub fn upsert(conn: &Connection, p: &MediaProgress) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO media_progress (id, user_id, item_id, episode_id, duration, current_time, progress,
+        "INSERT INTO media_progress (id, user_id, item_id, episode_id, duration, position, progress,
              is_finished, hide_from_continue, ebook_location, ebook_progress, finished_at, started_at, last_update)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (user_id, item_id, episode_id) DO UPDATE SET
-             duration = excluded.duration, current_time = excluded.current_time, progress = excluded.progress,
+             duration = excluded.duration, position = excluded.position, progress = excluded.progress,
              is_finished = excluded.is_finished, hide_from_continue = excluded.hide_from_continue,
              ebook_location = excluded.ebook_location, ebook_progress = excluded.ebook_progress,
              finished_at = excluded.finished_at, last_update = excluded.last_update",

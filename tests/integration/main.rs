@@ -7,5 +7,6 @@
 mod foundation;
 mod hardening;
 mod harness;
+mod listening;
 mod tls;
 mod users;

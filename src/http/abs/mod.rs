@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod browse;
 pub mod catalog;
+pub mod entities;
 pub mod items;
 pub mod items_json;
 pub mod json;

@@ -241,7 +241,7 @@ CREATE TABLE media_progress (
     item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE,
     episode_id TEXT NOT NULL DEFAULT '',
     duration REAL NOT NULL DEFAULT 0,
-    current_time REAL NOT NULL DEFAULT 0,
+    position REAL NOT NULL DEFAULT 0,       -- seconds; `current_time` is an SQL keyword
     progress REAL NOT NULL DEFAULT 0,
     is_finished INTEGER NOT NULL DEFAULT 0,
     hide_from_continue INTEGER NOT NULL DEFAULT 0,
@@ -292,7 +292,7 @@ CREATE TABLE playback_sessions (
     play_method INTEGER NOT NULL DEFAULT 0,
     media_player TEXT NOT NULL DEFAULT 'unknown',
     start_time REAL NOT NULL DEFAULT 0,
-    current_time REAL NOT NULL DEFAULT 0,
+    position REAL NOT NULL DEFAULT 0,       -- seconds; `current_time` is an SQL keyword
     time_listening REAL NOT NULL DEFAULT 0,
     media_metadata TEXT NOT NULL DEFAULT '{}',
     chapters TEXT NOT NULL DEFAULT '[]',
