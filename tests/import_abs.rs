@@ -319,7 +319,7 @@ fn assert_matches_expected(site: &Site) {
     for (name, rows) in exp["progress"].as_object().unwrap() {
         let got = query(
             &db,
-            "SELECT p.id, p.item_id, i.book_id, i.title, p.current_time, p.duration, p.progress, p.is_finished,
+            "SELECT p.id, p.item_id, i.book_id, i.title, p.position, p.duration, p.progress, p.is_finished,
                     p.hide_from_continue, p.last_update, p.started_at, p.finished_at
              FROM media_progress p JOIN items i ON i.id = p.item_id WHERE p.user_id = ?1 ORDER BY i.title",
             &user_id(name),
@@ -384,7 +384,7 @@ fn assert_matches_expected(site: &Site) {
         let got = query(
             &db,
             "SELECT s.id, s.library_id, s.item_id, i.title, s.display_title, s.display_author, s.time_listening, s.date,
-                    s.day_of_week, s.start_time, s.current_time, s.duration, s.play_method, s.media_player,
+                    s.day_of_week, s.start_time, s.position, s.duration, s.play_method, s.media_player,
                     s.started_at, s.updated_at, s.device_info, s.is_open
              FROM playback_sessions s LEFT JOIN items i ON i.id = s.item_id WHERE s.user_id = ?1 ORDER BY s.started_at",
             &user_id(name),
@@ -892,7 +892,7 @@ fn duplicate_abs_progress_keeps_the_newest_and_newer_local_progress_survives() {
     assert_eq!(count(&report, "progress", "skipped"), 2);
     let row = query(
         &site.db(),
-        "SELECT p.id, p.current_time, p.last_update FROM media_progress p WHERE p.item_id = ?1 AND p.user_id = (SELECT id FROM users WHERE username = 'omar')",
+        "SELECT p.id, p.position, p.last_update FROM media_progress p WHERE p.item_id = ?1 AND p.user_id = (SELECT id FROM users WHERE username = 'omar')",
         omar["libraryItemId"].as_str().unwrap(),
     );
     assert_eq!(
@@ -906,13 +906,13 @@ fn duplicate_abs_progress_keeps_the_newest_and_newer_local_progress_survives() {
 
     // Listening done here after the import is newer than ABS's row: a re-import keeps it.
     site.db()
-        .execute("UPDATE media_progress SET current_time = 9.5, last_update = 1900000000000 WHERE id = 'dup-new'", [])
+        .execute("UPDATE media_progress SET position = 9.5, last_update = 1900000000000 WHERE id = 'dup-new'", [])
         .unwrap();
     let again = site.import_json(&db, &[]);
     assert_eq!(written(&again), 0, "{again}");
     let row = query(
         &site.db(),
-        "SELECT p.current_time FROM media_progress p WHERE p.id = ?1",
+        "SELECT p.position FROM media_progress p WHERE p.id = ?1",
         "dup-new",
     );
     assert_eq!(row[0][0], json!(9.5));

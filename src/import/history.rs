@@ -128,14 +128,14 @@ pub fn sessions(
         let before = begin_row(tx, &q, &[&id])?;
         tx.execute(
             "INSERT INTO playback_sessions (id, user_id, library_id, item_id, episode_id, device_row_id, display_title,
-                 display_author, duration, play_method, media_player, start_time, current_time, time_listening,
+                 display_author, duration, play_method, media_player, start_time, position, time_listening,
                  media_metadata, chapters, device_info, server_version, date, day_of_week, is_open, started_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, '[]', ?16, ?17, ?18, ?19, 0, ?20, ?21)
              ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, library_id = excluded.library_id,
                  item_id = excluded.item_id, episode_id = excluded.episode_id, device_row_id = excluded.device_row_id,
                  display_title = excluded.display_title, display_author = excluded.display_author,
                  duration = excluded.duration, play_method = excluded.play_method, media_player = excluded.media_player,
-                 start_time = excluded.start_time, current_time = excluded.current_time,
+                 start_time = excluded.start_time, position = excluded.position,
                  time_listening = excluded.time_listening, media_metadata = excluded.media_metadata,
                  device_info = excluded.device_info, server_version = excluded.server_version, date = excluded.date,
                  day_of_week = excluded.day_of_week, is_open = 0, started_at = excluded.started_at,
