@@ -15,6 +15,7 @@ pub mod http;
 pub mod import;
 pub mod library;
 pub mod listening;
+pub mod maintenance;
 pub mod model;
 pub mod realtime;
 pub mod server;
