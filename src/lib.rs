@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod library;
 pub mod listening;
 pub mod maintenance;

@@ -1,6 +1,6 @@
 use clap::Parser;
 use shelfwarden::cli::{
-    BenchCommand, Cli, Command, apikey, audit, backup, bench_http, bench_scan, bench_tls, demo,
+    BenchCommand, Cli, Command, apikey, audit, backup, bench_http, bench_scan, bench_tls, demo, import_abs,
     scan, serve, user,
 };
 
@@ -20,6 +20,7 @@ fn main() -> std::process::ExitCode {
         Command::Backup { command } => backup::run(&cli.data, command),
         Command::Apikey { command } => apikey::run(&cli.data, command),
         Command::Audit { command } => audit::run(&cli.data, command),
+        Command::ImportAbs(args) => import_abs::run(&cli.data, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

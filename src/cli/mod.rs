@@ -7,6 +7,7 @@ pub mod bench_http;
 pub mod bench_scan;
 pub mod bench_tls;
 pub mod demo;
+pub mod import_abs;
 pub mod scan;
 pub mod serve;
 pub mod user;
@@ -77,6 +78,8 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Import users, libraries, books, progress and history from Audiobookshelf.
+    ImportAbs(import_abs::ImportAbsArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -27,6 +27,7 @@ use crate::error::AppError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_catalog_version.sql"),
+    include_str!("migrations/0003_collections.sql"),
 ];
 
 /// The newest schema version this binary knows.
