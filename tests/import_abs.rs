@@ -830,9 +830,14 @@ fn a_scan_after_the_import_keeps_the_abs_ids() {
         "",
     );
     assert_eq!(missing[0][0], json!(0));
-    // Known gap (scanner side): this first scan re-reads every imported item (their signature is
-    // empty) and merges metadata from the files again, so edits made in ABS that live only in its
-    // database (e.g. "Beyond the Hollow Cipher" marked explicit) are not yet kept by a rescan.
+    // Edits made in ABS that live only in its database survive the scan (they are kept as the
+    // item's edited record in the data dir, which outranks the files).
+    let explicit = query(
+        &site.db(),
+        "SELECT explicit FROM items WHERE title = ?1",
+        "Beyond the Hollow Cipher",
+    );
+    assert_eq!(explicit[0][0], json!(1), "ABS's explicit flag kept after a scan");
 }
 
 #[test]

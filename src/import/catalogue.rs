@@ -296,6 +296,10 @@ pub fn catalogue(
         // An empty signature makes the first scan re-read the files, which fills in the
         // fingerprint and the inodes of this machine's copy.
         items::upsert_item(tx, &mut it, "")?;
+        if ctx.write_files {
+            // Keeps ABS's edited metadata authoritative over what the first scan reads from the files.
+            crate::library::edits::write(&ctx.data_dir, &it).map_err(AppError::internal)?;
+        }
         r.record("items", end_row(tx, &q, &[&id], before)?);
         out.items.insert(id.clone());
         out.book_to_item.insert(book_id, id.clone());

@@ -68,6 +68,7 @@ pub fn run(opts: &Options, now_ms: i64) -> anyhow::Result<Report> {
         data: &data,
         map: &map,
         covers_dir: data_dir.join("covers"),
+        data_dir: data_dir.to_path_buf(),
         backup: source.backup.as_ref(),
         write_files: !opts.dry_run,
     };

@@ -18,6 +18,8 @@ pub struct Ctx<'a> {
     pub data: &'a AbsData,
     pub map: &'a PathMap,
     pub covers_dir: PathBuf,
+    /// For the edited-metadata records (`library::edits`).
+    pub data_dir: PathBuf,
     pub backup: Option<&'a Backup>,
     /// False in a dry run: cover files are compared but not written.
     pub write_files: bool,
