@@ -1,7 +1,7 @@
 use clap::Parser;
 use shelfwarden::cli::{
-    BenchCommand, Cli, Command, apikey, audit, bench_http, bench_scan, bench_tls, demo, scan,
-    serve, user,
+    BenchCommand, Cli, Command, apikey, audit, bench_http, bench_scan, bench_tls, demo, doctor,
+    scan, serve, user,
 };
 
 fn main() -> std::process::ExitCode {
@@ -19,6 +19,12 @@ fn main() -> std::process::ExitCode {
         Command::User { command } => user::run(&cli.data, command),
         Command::Apikey { command } => apikey::run(&cli.data, command),
         Command::Audit { command } => audit::run(&cli.data, command),
+        // These two choose their own exit status (doctor: 2 on high findings; healthcheck: 1 when down).
+        Command::Doctor(args) => match doctor::run(&cli.data, args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Healthcheck(args) => return doctor::healthcheck(&cli.data, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
