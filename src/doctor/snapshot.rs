@@ -147,10 +147,24 @@ pub fn open_read_only(data_dir: &Path) -> anyhow::Result<Option<Connection>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let conn = Connection::open_with_flags(
-        &path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let wal = data_dir.join(format!("{}-wal", crate::server::DB_FILE_NAME));
+    let conn = if wal.exists() {
+        // A server may be running: read through the WAL like any reader (SQLite may add its -shm
+        // index; as root it gives it the database file's owner).
+        Connection::open_with_flags(&path, flags)?
+    } else {
+        // No WAL means nothing uncheckpointed: read the file as is, so that doctor does not leave
+        // a -wal/-shm pair (owned by whoever ran it) in the server's data dir.
+        let uri = format!(
+            "file:{}?immutable=1",
+            path.to_string_lossy()
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23")
+        );
+        Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?
+    };
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(Some(conn))
 }
