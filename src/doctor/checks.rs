@@ -557,7 +557,7 @@ mod tests {
         };
         assert!(writable_by(0o755, 10, 0, &me));
         assert!(!writable_by(0o555, 10, 0, &me));
-        assert!(!writable_by(0o757, 10, 0, &me), "owner bits win");
+        assert!(!writable_by(0o557, 10, 0, &me), "owner bits win");
         assert!(writable_by(0o775, 0, 30, &me));
         assert!(!writable_by(0o755, 0, 30, &me));
         assert!(writable_by(0o777, 0, 0, &me));
