@@ -108,9 +108,9 @@ fn library_writable(s: &Snapshot, out: &mut Vec<Finding>) {
                 examples.join(", ")
             ),
             format!(
-                "Mount the library read-only (container: `-v /path:{}:ro`; systemd: ReadOnlyPaths={}), or \
-                 make it owned by another user and readable only (`chmod -R a-w,a+rX {}`).",
-                lib.path.display(),
+                "Mount the library read-only (container: append `:ro` to its volume; systemd: \
+                 ReadOnlyPaths={}), or let another user own it and make it read-only \
+                 (`chmod -R a-w,a+rX {}`).",
                 lib.path.display(),
                 lib.path.display()
             ),
