@@ -618,31 +618,84 @@ fn systemd_unit_is_sandboxed() {
 
 const NOBODY: u32 = 65534;
 
-/// A command that runs the binary as nobody, when this machine can drop privileges.
-fn as_nobody() -> Option<Command> {
+/// The argv prefix that runs the binary as nobody, when this machine can drop privileges.
+fn nobody_argv() -> Option<Vec<String>> {
     if !is_root() {
         return None;
     }
     let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
         .into_iter()
         .find(|p| Path::new(p).exists())?;
-    let mut c = Command::new(setpriv);
-    c.args([
-        "--reuid",
-        &NOBODY.to_string(),
-        "--regid",
-        &NOBODY.to_string(),
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--",
-        BIN,
-    ]);
+    Some(
+        [
+            setpriv,
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+            BIN,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+}
+
+/// Whether the test may make a private mount namespace (root usually may, also in a container).
+fn can_unshare() -> bool {
+    is_root()
+        && Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// A command for `argv`, optionally inside a private mount namespace where `/` is read-only except
+/// `writable`, and `read_only` are read-only mounts of their own (what `read_only: true` plus a
+/// `:ro` volume and a data volume look like in a container).
+fn sandboxed(argv: &[String], read_only_root: Option<(&[&Path], &[&Path])>) -> Command {
+    let mut c = match read_only_root {
+        None => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+        Some((writable, read_only)) => {
+            let q = |p: &Path| format!("'{}'", p.display());
+            let mut script = String::new();
+            for w in writable {
+                script += &format!("mount --bind {0} {0} && ", q(w));
+            }
+            for r in read_only {
+                script += &format!(
+                    "mount --bind {0} {0} && mount -o remount,bind,ro {0} && ",
+                    q(r)
+                );
+            }
+            script += "mount -o remount,bind,ro / && exec \"$@\"";
+            let mut c = Command::new("unshare");
+            c.args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .args(argv);
+            c
+        }
+    };
     for (k, _) in std::env::vars() {
         if k.starts_with("SHELFWARDEN_") || matches!(k.as_str(), "PORT" | "HOST") {
             c.env_remove(k);
         }
     }
-    Some(c)
+    c
 }
 
 fn chown_tree(p: &Path, uid: u32) {
@@ -666,10 +719,14 @@ fn make_read_only(p: &Path) {
 
 #[tokio::test]
 async fn serves_as_nobody_with_a_read_only_library() {
-    let Some(mut server) = as_nobody() else {
+    let Some(nobody) = nobody_argv() else {
         eprintln!("skipped: not root or no setpriv, so privileges cannot be dropped here");
         return;
     };
+    let read_only_root = can_unshare();
+    if !read_only_root {
+        eprintln!("no mount namespace here: running as nobody without a read-only root");
+    }
     let root = tempfile::tempdir().unwrap();
     // tempdirs are 0700 root: let nobody traverse to its data dir and library.
     chmod(root.path(), 0o755);
@@ -697,7 +754,9 @@ async fn serves_as_nobody_with_a_read_only_library() {
     std::thread::sleep(Duration::from_millis(20));
     // No --allow-root: the server must start because it is not root.
     let log = root.path().join("server.log");
-    let mut child = server
+    let data_ref: &[&Path] = &[&data];
+    let lib_ref: &[&Path] = &[&lib];
+    let mut child = sandboxed(&nobody, read_only_root.then_some((data_ref, lib_ref)))
         .args(["--data"])
         .arg(&data)
         .args(["serve", "--port", "0", "--library"])
@@ -730,6 +789,13 @@ async fn serves_as_nobody_with_a_read_only_library() {
         "{uid_line}"
     );
 
+    if read_only_root {
+        // The server's own view: `/` is mounted read-only.
+        let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", child.id())).unwrap();
+        let ro = shelfwarden::doctor::snapshot::parse_read_only_mounts(&info);
+        assert!(ro.contains(&PathBuf::from("/")), "{ro:?}");
+        assert!(ro.contains(&lib), "{ro:?}");
+    }
     let c = client();
     let r = c
         .post(format!("{base}/login"))
@@ -776,8 +842,8 @@ async fn serves_as_nobody_with_a_read_only_library() {
     );
 
     // Doctor, run as the same unprivileged user, sees neither root nor a writable library.
-    let mut doc = as_nobody().unwrap();
-    let out = doc
+    // (Outside the namespace: this judges permission bits, not the read-only mount.)
+    let out = sandboxed(&nobody, None)
         .arg("--data")
         .arg(&data)
         .args(["doctor", "--json", "--library"])
@@ -793,6 +859,22 @@ async fn serves_as_nobody_with_a_read_only_library() {
         !found.iter().any(|f| f == "secret_world_readable"),
         "{found:?}"
     );
+
+    // As root inside the same read-only setup: the read-only mount alone makes the library safe.
+    if read_only_root {
+        let out = sandboxed(&[BIN.to_string()], Some((data_ref, lib_ref)))
+            .arg("--data")
+            .arg(&data)
+            .args(["doctor", "--json", "--library"])
+            .arg(&lib)
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        let found = ids(json["findings"].as_array().unwrap());
+        assert!(found.iter().any(|f| f == "running_as_root"), "{found:?}");
+        assert!(!found.iter().any(|f| f == "library_writable"), "{found:?}");
+    }
 
     let _ = Command::new("kill")
         .arg("-TERM")
