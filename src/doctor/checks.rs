@@ -23,6 +23,7 @@ pub fn all(s: &Snapshot) -> Vec<Finding> {
     hsts(s, &mut out);
     trusted_proxies(s, &mut out);
     rate_limit(s, &mut out);
+    healthcheck_reachable(s, &mut out);
     data_dir(s, &mut out);
     accounts(s, &mut out);
     api_keys(s, &mut out);
@@ -214,6 +215,29 @@ fn rate_limit(s: &Snapshot, out: &mut Vec<Finding>) {
         "Unset RATE_LIMIT_AUTH_MAX / rate_limit_auth_max (default 10 failures per 10 minutes) and \
          remove force_rate_limit_off.",
     ));
+}
+
+/// `shelfwarden healthcheck` (the container's HEALTHCHECK) connects from loopback; an `allow` list
+/// without loopback refuses it and the container is reported unhealthy forever.
+fn healthcheck_reachable(s: &Snapshot, out: &mut Vec<Finding>) {
+    if s.config.allow.is_empty() || s.config_error.is_some() {
+        return;
+    }
+    let lists = s.config.allowlists();
+    let v4 = lists.check_global([127, 0, 0, 1].into()).is_ok();
+    let v6 = lists
+        .check_global(std::net::Ipv6Addr::LOCALHOST.into())
+        .is_ok();
+    if !(v4 || v6) {
+        out.push(Finding::new(
+            "healthcheck_blocked",
+            Severity::Low,
+            "The allow list refuses loopback",
+            "`shelfwarden healthcheck` (the container HEALTHCHECK) and local tools connect from 127.0.0.1 \
+             and would be refused.",
+            "Add \"loopback\" to allow (the \"lan\" preset already includes it).",
+        ));
+    }
 }
 
 fn data_dir(s: &Snapshot, out: &mut Vec<Finding>) {
@@ -643,6 +667,15 @@ mod tests {
         let sev = |id: &str| f.iter().find(|x| x.id == id).map(|x| x.severity);
         assert_eq!(sev("plain_http_exposed"), Some(Severity::High));
         assert_eq!(sev("rate_limit_off"), Some(Severity::High));
+    }
+
+    #[test]
+    fn allow_list_without_loopback_blocks_the_healthcheck() {
+        let mut s = snap();
+        s.config.allow = vec!["203.0.113.0/24".into()];
+        assert_eq!(ids(&s), vec!["healthcheck_blocked"]);
+        s.config.allow = vec!["lan".into()];
+        assert!(ids(&s).is_empty());
     }
 
     #[test]
