@@ -1,8 +1,7 @@
 use clap::Parser;
 use shelfwarden::cli::{
-    BenchCommand, Cli, Command, apikey, audit, backup, bench_http, bench_scan, bench_tls, demo, doctor,
-    import_abs,
-    scan, serve, user,
+    BenchCommand, Cli, Command, apikey, audit, backup, bench_http, bench_scan, bench_tls, demo,
+    doctor, import_abs, scan, serve, user,
 };
 
 fn main() -> std::process::ExitCode {

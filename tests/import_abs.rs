@@ -837,7 +837,11 @@ fn a_scan_after_the_import_keeps_the_abs_ids() {
         "SELECT explicit FROM items WHERE title = ?1",
         "Beyond the Hollow Cipher",
     );
-    assert_eq!(explicit[0][0], json!(1), "ABS's explicit flag kept after a scan");
+    assert_eq!(
+        explicit[0][0],
+        json!(1),
+        "ABS's explicit flag kept after a scan"
+    );
 }
 
 #[test]

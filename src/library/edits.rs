@@ -10,7 +10,11 @@ use serde_json::json;
 use crate::library::model::Item;
 
 pub fn path(data_dir: &Path, item_id: &str) -> PathBuf {
-    data_dir.join("metadata").join("items").join(item_id).join("metadata.json")
+    data_dir
+        .join("metadata")
+        .join("items")
+        .join(item_id)
+        .join("metadata.json")
 }
 
 /// Writes the item's current metadata as its edited record (0600 file, atomically).

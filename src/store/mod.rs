@@ -185,3 +185,9 @@ pub fn sqlite_version() -> &'static str {
 pub fn json_col<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
     serde_json::from_str(text).unwrap_or_default()
 }
+
+/// A trivial query, for health checks.
+pub fn ping(conn: &Connection) -> StoreResult<()> {
+    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
+}
