@@ -89,6 +89,12 @@ pub struct Config {
     pub acme_renew_before_days: Option<u32>,
     /// Longest wait between certificate checks, seconds.
     pub acme_check_interval: u64,
+    /// Who must have a second factor: `auto` (admins, once any admin has enrolled), `admins`, `everyone` or `off`.
+    pub require_2fa: String,
+    /// How recent a login or second factor must be for sensitive changes (step-up), seconds.
+    pub step_up_window_secs: u64,
+    /// Where the OIDC mobile flow may send its code (ABS's `authOpenIDMobileRedirectURIs`).
+    pub openid_redirect_uris: Vec<String>,
 }
 
 impl Default for Config {
@@ -135,6 +141,9 @@ impl Default for Config {
             acme_challenge: "auto".into(),
             acme_renew_before_days: None,
             acme_check_interval: 43_200,
+            require_2fa: "auto".into(),
+            step_up_window_secs: 600,
+            openid_redirect_uris: vec!["audiobookshelf://oauth".into()],
         }
     }
 }
@@ -304,6 +313,18 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_ACME_CHECK_INTERVAL"],
         key: "acme_check_interval",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_REQUIRE_2FA"],
+        key: "require_2fa",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_STEP_UP_WINDOW_SECS"],
+        key: "step_up_window_secs",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_OPENID_REDIRECT_URIS"],
+        key: "openid_redirect_uris",
+    },
 ];
 
 /// Optional whole-number keys: absent from the serialized defaults, so their type is listed here.
@@ -414,6 +435,19 @@ impl Config {
             if origin == "*" || !origin.contains("://") {
                 bail!(
                     "allowed_origins entries must be full origins like https://app.example.org, not {origin:?}"
+                );
+            }
+        }
+        if crate::auth::mfa::Policy::parse(&self.require_2fa).is_none() {
+            bail!("require_2fa must be \"auto\", \"admins\", \"everyone\" or \"off\"");
+        }
+        if self.step_up_window_secs > 24 * 3600 {
+            bail!("step_up_window_secs must be at most 86400");
+        }
+        for uri in &self.openid_redirect_uris {
+            if uri == "*" || !uri.contains("://") {
+                bail!(
+                    "openid_redirect_uris entries must be full URIs like audiobookshelf://oauth, not {uri:?}"
                 );
             }
         }
