@@ -9,4 +9,5 @@ mod hardening;
 mod harness;
 mod listening;
 mod tls;
+mod two_factor;
 mod users;
