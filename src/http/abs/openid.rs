@@ -99,7 +99,7 @@ pub async fn start(
                 "Invalid response_type, only code supported",
             ));
         }
-        if !state.config.openid_redirect_uris.iter().any(|u| *u == uri) {
+        if !state.config.openid_redirect_uris.contains(&uri) {
             return Err(AppError::bad_request("Invalid redirect_uri"));
         }
         let challenge = q.code_challenge.unwrap_or_default();
