@@ -109,7 +109,8 @@ impl CurrentUser {
         let names: Vec<String> = serde_json::from_str(raw).unwrap_or_default();
         Some(names.iter().filter_map(|n| Scope::parse(n)).collect())
     }
-    fn enrol_only(&self) -> bool {
+    /// A session limited to 2FA enrolment (the policy demands a second factor the user lacks).
+    pub fn enrol_only(&self) -> bool {
         self.facts.as_ref().is_some_and(|f| f.enrol_only)
     }
 }

@@ -31,7 +31,7 @@ async fn ping_healthcheck_and_status_in_abs_shapes() {
         .unwrap();
     assert_eq!(status["app"], "audiobookshelf");
     assert_eq!(status["isInit"], true);
-    assert_eq!(status["authMethods"], json!(["local"]));
+    assert_eq!(status["authMethods"], json!(["local", "openid"]));
     let text = status.to_string();
     assert!(
         !text.contains(s.data.path().to_str().unwrap()),
