@@ -360,6 +360,25 @@ async fn app_passwords_policy_and_admin_reset() {
         .unwrap();
     assert_eq!(r.status(), 403);
 
+    // Step-up re-authentication needs the password and, with 2FA on, a factor.
+    for (body, want) in [
+        (json!({ "password": "wrong password entirely" }), 401),
+        (json!({ "password": PASSWORD }), 401),
+        (
+            json!({ "password": PASSWORD, "recoveryCode": codes[4] }),
+            200,
+        ),
+    ] {
+        let r = client()
+            .post(s.url("/api/me/2fa/step-up"))
+            .bearer_auth(&root)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want, "{body}");
+    }
+
     // Turning 2FA off needs the password and a factor.
     let r = client()
         .delete(s.url("/api/me/2fa/totp"))
@@ -664,6 +683,26 @@ async fn openid_web_flow_sets_tokens_on_the_callback() {
         .await
         .unwrap();
     assert_eq!(r2.status(), 400, "only same-origin callbacks");
+    // Apps saved with ABS's base path stay under it.
+    let r3 = c
+        .get(s.url("/audiobookshelf/auth/openid"))
+        .query(&[("callback", "/audiobookshelf/login")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r3.status(), StatusCode::FOUND);
+    let prefixed = r3.headers()["location"].to_str().unwrap();
+    assert!(
+        prefixed.starts_with("/audiobookshelf/auth/openid/login?flow="),
+        "{prefixed}"
+    );
+    let page = c.get(s.url(prefixed)).send().await.unwrap();
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("action=\"/audiobookshelf/auth/openid/login\"")
+    );
     let page = c
         .get(s.url(r.headers()["location"].to_str().unwrap()))
         .send()

@@ -12,7 +12,7 @@
 //! Web: `GET /auth/openid?callback=/same/origin/path` → the same page → 302 to
 //! `callback?setToken=…&accessToken=…` with the refresh cookie, as ABS does.
 
-use axum::extract::{Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -45,6 +45,19 @@ pub struct StartQuery {
     callback: Option<String>,
 }
 
+/// The base path the client used: apps saved with `https://host/audiobookshelf` stay under it, which
+/// matters behind a proxy that forwards only that prefix.
+fn base(uri: &OriginalUri) -> &'static str {
+    if uri
+        .path()
+        .starts_with(&format!("{}/", crate::http::ABS_BASE_PATH))
+    {
+        crate::http::ABS_BASE_PATH
+    } else {
+        ""
+    }
+}
+
 fn redirect(location: &str) -> Response {
     let mut resp = StatusCode::FOUND.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -75,6 +88,7 @@ fn same_origin_callback(state: &AppState, cb: &str) -> bool {
 pub async fn start(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
+    uri: OriginalUri,
     Query(q): Query<StartQuery>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
@@ -129,7 +143,11 @@ pub async fn start(
         .store
         .write(move |tx| two_factor::flow_insert(tx, &stored, now))
         .await?;
-    let mut resp = redirect(&format!("/auth/openid/login?flow={}", enc(&id)));
+    let mut resp = redirect(&format!(
+        "{}/auth/openid/login?flow={}",
+        base(&uri),
+        enc(&id)
+    ));
     resp.headers_mut().append(
         header::SET_COOKIE,
         cookies::set(FLOW_COOKIE, &id, mfa::FLOW_TTL_MS / 1000, client.https),
@@ -151,16 +169,15 @@ fn escape(s: &str) -> String {
 }
 
 /// The login page: a plain form, no script or inline style (the CSP forbids both).
-fn page(state: &AppState, flow_id: &str, csrf: &str, error: Option<&str>) -> String {
+fn page(base: &str, flow_id: &str, csrf: &str, error: Option<&str>) -> String {
     let error = error
         .map(|e| format!("<p role=\"alert\"><strong>{}</strong></p>\n", escape(e)))
         .unwrap_or_default();
-    let _ = state;
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Shelfwarden sign-in</title></head><body>\n<main>\n<h1>Shelfwarden</h1>\n{error}\
-<form method=\"post\" action=\"/auth/openid/login\">\n\
+<form method=\"post\" action=\"{base}/auth/openid/login\">\n\
 <input type=\"hidden\" name=\"flow\" value=\"{flow}\">\n\
 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
 <p><label>Username<br><input name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" required></label></p>\n\
@@ -193,6 +210,7 @@ fn page_csp(state: &AppState) -> HeaderValue {
 async fn render(
     state: &AppState,
     client: &ClientInfo,
+    base: &str,
     flow_id: &str,
     error: Option<&str>,
     status: StatusCode,
@@ -213,7 +231,7 @@ async fn render(
             "This sign-in has expired; start again from the app",
         ));
     }
-    let mut resp = (status, page(state, flow_id, &csrf, error)).into_response();
+    let mut resp = (status, page(base, flow_id, &csrf, error)).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -232,13 +250,14 @@ async fn render(
 pub async fn login_page(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
+    uri: OriginalUri,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Response> {
     let flow = q
         .flow
         .filter(|f| !f.is_empty())
         .ok_or_else(|| AppError::bad_request("flow is required"))?;
-    render(&state, &client, &flow, None, StatusCode::OK).await
+    render(&state, &client, base(&uri), &flow, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -255,6 +274,7 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
+    uri: OriginalUri,
     headers: HeaderMap,
     JsonOrForm(form): JsonOrForm<LoginForm>,
 ) -> AppResult<Response> {
@@ -282,6 +302,7 @@ pub async fn login_submit(
         return render(
             &state,
             &client,
+            base(&uri),
             &flow.id,
             Some("Enter your username and password"),
             StatusCode::BAD_REQUEST,
@@ -296,6 +317,7 @@ pub async fn login_submit(
             return render(
                 &state,
                 &client,
+                base(&uri),
                 &flow.id,
                 Some("Too many attempts; wait a few minutes"),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -307,6 +329,7 @@ pub async fn login_submit(
             return render(
                 &state,
                 &client,
+                base(&uri),
                 &flow.id,
                 Some("Invalid username, password or code"),
                 StatusCode::UNAUTHORIZED,
@@ -344,6 +367,7 @@ pub async fn login_submit(
             return render(
                 &state,
                 &client,
+                base(&uri),
                 &flow.id,
                 Some("Invalid username, password or code"),
                 StatusCode::UNAUTHORIZED,
@@ -412,7 +436,11 @@ pub async fn login_submit(
     if !bound {
         return Err(AppError::bad_request("This sign-in was already completed"));
     }
-    let mut location = format!("/auth/openid/mobile-redirect?code={}", enc(&code));
+    let mut location = format!(
+        "{}/auth/openid/mobile-redirect?code={}",
+        base(&uri),
+        enc(&code)
+    );
     if let Some(s) = &flow.state {
         location.push_str(&format!("&state={}", enc(s)));
     }
