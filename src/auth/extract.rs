@@ -222,6 +222,8 @@ pub async fn authenticate(
         });
     }
     let user_id = claims.user_id.clone().ok_or(AppError::Unauthorized)?;
+    let policy = crate::auth::mfa::Policy::parse(&state.config.require_2fa)
+        .unwrap_or(crate::auth::mfa::Policy::Auto);
     let (user, facts) = state
         .store
         .read(move |c| {
@@ -230,6 +232,23 @@ pub async fn authenticate(
                 (Some(sid), TokenKind::Access) => two_factor::session_facts(c, sid, now_ms)?
                     .map(Some)
                     .ok_or(()),
+                // The never-expiring legacy token has no session to carry the enrolment limit, so
+                // the policy is checked on every use; otherwise it would bypass enrolment.
+                (_, TokenKind::Legacy) => match &user {
+                    Some(u)
+                        if policy != crate::auth::mfa::Policy::Off
+                            && !two_factor::has_active_totp(c, &u.id)? =>
+                    {
+                        let any_admin = u.is_admin() && two_factor::any_admin_enrolled(c)?;
+                        Ok(policy
+                            .requires(u.is_admin(), any_admin)
+                            .then(|| SessionFacts {
+                                enrol_only: true,
+                                ..SessionFacts::default()
+                            }))
+                    }
+                    _ => Ok(None),
+                },
                 _ => Ok(None),
             };
             Ok((user.map(|u| (u, claims)), facts))

@@ -302,7 +302,16 @@ async fn app_passwords_policy_and_admin_reset() {
     let limited: Value = r.json().await.unwrap();
     assert_eq!(limited["mfaEnrollmentRequired"], true);
     let admin2_id = limited["user"]["id"].as_str().unwrap().to_string();
+    let legacy = limited["user"]["token"].as_str().unwrap().to_string();
     let limited = access_token(&limited);
+    // The never-expiring legacy token is limited the same way.
+    let r = client()
+        .get(s.url("/api/libraries"))
+        .bearer_auth(&legacy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "legacy token bypasses enrolment");
     let r = client()
         .get(s.url("/api/libraries"))
         .bearer_auth(&limited)
