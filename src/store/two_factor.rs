@@ -395,3 +395,10 @@ pub fn flow_take_by_code(conn: &Connection, code_hash: &str) -> StoreResult<Opti
     }
     Ok(flow)
 }
+
+/// Drops login intermediate tokens and OIDC flows past their lifetime (hourly maintenance).
+pub fn purge_expired(conn: &Connection, now: i64) -> StoreResult<()> {
+    conn.execute("DELETE FROM mfa_tokens WHERE expires_at <= ?1", [now])?;
+    conn.execute("DELETE FROM oidc_flows WHERE expires_at <= ?1", [now])?;
+    Ok(())
+}
