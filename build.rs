@@ -25,10 +25,10 @@ fn main() {
         .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric()))
         .unwrap_or_else(|| "unknown".into());
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
-    println!("cargo:rustc-env=SHELFWARDEN_BUILD_EPOCH={epoch}");
-    println!("cargo:rustc-env=SHELFWARDEN_BUILD_DATE={y:04}-{m:02}-{d:02}");
-    println!("cargo:rustc-env=SHELFWARDEN_GIT_HASH={hash}");
-    println!("cargo:rustc-env=SHELFWARDEN_TARGET={target}");
+    println!("cargo:rustc-env=BUILD_INFO_EPOCH={epoch}");
+    println!("cargo:rustc-env=BUILD_INFO_DATE={y:04}-{m:02}-{d:02}");
+    println!("cargo:rustc-env=BUILD_INFO_GIT_HASH={hash}");
+    println!("cargo:rustc-env=BUILD_INFO_TARGET={target}");
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm); a build

@@ -121,6 +121,12 @@ pub struct Config {
     /// Where the release check asks (JSON with `tag_name` or `version`, or plain text); the
     /// project's release feed when unset.
     pub release_check_url: Option<String>,
+    /// Who must have a second factor: `auto` (admins, once any admin has enrolled), `admins`, `everyone` or `off`.
+    pub require_2fa: String,
+    /// How recent a login or second factor must be for sensitive changes (step-up), seconds.
+    pub step_up_window_secs: u64,
+    /// Where the OIDC mobile flow may send its code (ABS's `authOpenIDMobileRedirectURIs`).
+    pub openid_redirect_uris: Vec<String>,
 }
 
 impl Default for Config {
@@ -185,6 +191,9 @@ impl Default for Config {
             acme_check_interval: 43_200,
             release_check: false,
             release_check_url: None,
+            require_2fa: "auto".into(),
+            step_up_window_secs: 600,
+            openid_redirect_uris: vec!["audiobookshelf://oauth".into()],
         }
     }
 }
@@ -426,6 +435,18 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_RELEASE_CHECK_URL"],
         key: "release_check_url",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_REQUIRE_2FA"],
+        key: "require_2fa",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_STEP_UP_WINDOW_SECS"],
+        key: "step_up_window_secs",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_OPENID_REDIRECT_URIS"],
+        key: "openid_redirect_uris",
+    },
 ];
 
 /// Optional whole-number keys: absent from the serialized defaults, so their type is listed here.
@@ -548,6 +569,19 @@ impl Config {
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
             bail!("release_check_url must start with https:// (or http://)");
+        }
+        if crate::auth::mfa::Policy::parse(&self.require_2fa).is_none() {
+            bail!("require_2fa must be \"auto\", \"admins\", \"everyone\" or \"off\"");
+        }
+        if self.step_up_window_secs > 24 * 3600 {
+            bail!("step_up_window_secs must be at most 86400");
+        }
+        for uri in &self.openid_redirect_uris {
+            if uri == "*" || !uri.contains("://") {
+                bail!(
+                    "openid_redirect_uris entries must be full URIs like audiobookshelf://oauth, not {uri:?}"
+                );
+            }
         }
         crate::tls::validate(self)?;
         for net in &self.trusted_proxies {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::app::AppState;
 use crate::audit::{self, VerifyError};
 use crate::auth::api_keys;
-use crate::store::{auth_sessions, playback};
+use crate::store::{auth_sessions, playback, two_factor};
 
 const EVERY: Duration = Duration::from_secs(3600);
 const STALE_PLAYBACK_MS: i64 = 36 * 3_600_000;
@@ -21,6 +21,7 @@ pub async fn run_once(state: &AppState, now: i64) {
         .write(move |tx| {
             api_keys::deactivate_expired(tx, now)?;
             auth_sessions::purge_expired(tx, now)?;
+            two_factor::purge_expired(tx, now)?;
             playback::close_stale(tx, now - STALE_PLAYBACK_MS)?;
             if retention_days > 0 {
                 match audit::prune_before(tx, now - retention_days * 86_400_000, now) {

@@ -107,8 +107,9 @@ async fn on_auth(state: &AppState, socket: SocketRef, payload: Value) {
         return;
     };
     let user = match authenticate(state, &token, false).await {
-        Ok(u) => u.user,
-        Err(_) => {
+        // A session limited to 2FA enrolment must not receive (admin) events.
+        Ok(u) if !u.enrol_only() => u.user,
+        _ => {
             let _ = socket.emit("auth_failed", &json!({ "message": "Invalid token" }));
             return;
         }

@@ -15,7 +15,8 @@ use crate::auth::client_ip::{self, ClientInfo};
 use crate::auth::tokens::{TokenError, TokenKind};
 use crate::error::AppError;
 use crate::model::User;
-use crate::store::{auth_sessions, users};
+use crate::store::two_factor::{self, SessionFacts};
+use crate::store::users;
 
 /// The client's address as resolved through the trusted-proxy list.
 #[derive(Debug, Clone)]
@@ -96,6 +97,22 @@ impl Principal {
 pub struct CurrentUser {
     pub user: User,
     pub principal: Principal,
+    /// For a refresh session's access token: when it was authenticated, its scopes, whether it is
+    /// limited to 2FA enrolment.
+    pub facts: Option<SessionFacts>,
+}
+
+impl CurrentUser {
+    /// Scopes an app-password session is limited to; None = the user's full rights.
+    pub fn session_scopes(&self) -> Option<Vec<Scope>> {
+        let raw = self.facts.as_ref()?.scopes.as_deref()?;
+        let names: Vec<String> = serde_json::from_str(raw).unwrap_or_default();
+        Some(names.iter().filter_map(|n| Scope::parse(n)).collect())
+    }
+    /// A session limited to 2FA enrolment (the policy demands a second factor the user lacks).
+    pub fn enrol_only(&self) -> bool {
+        self.facts.as_ref().is_some_and(|f| f.enrol_only)
+    }
 }
 
 /// The caller acting on their own account (`/api/me`, password change, `/api/authorize`): allowed
@@ -201,22 +218,47 @@ pub async fn authenticate(
                 key_id: key.key_id,
                 scopes: key.scopes,
             },
+            facts: None,
         });
     }
     let user_id = claims.user_id.clone().ok_or(AppError::Unauthorized)?;
-    let (user, session_ok) = state
+    let policy = crate::auth::mfa::Policy::parse(&state.config.require_2fa)
+        .unwrap_or(crate::auth::mfa::Policy::Auto);
+    let (user, facts) = state
         .store
         .read(move |c| {
             let user = users::by_id(c, &user_id)?;
-            let session_ok = match (&claims.sid, kind) {
-                (Some(sid), TokenKind::Access) => auth_sessions::exists(c, sid, now_ms)?,
-                _ => true,
+            let facts = match (&claims.sid, kind) {
+                (Some(sid), TokenKind::Access) => two_factor::session_facts(c, sid, now_ms)?
+                    .map(Some)
+                    .ok_or(()),
+                // The never-expiring legacy token has no session to carry the enrolment limit, so
+                // the policy is checked on every use; otherwise it would bypass enrolment.
+                (_, TokenKind::Legacy) => match &user {
+                    Some(u)
+                        if policy != crate::auth::mfa::Policy::Off
+                            && !two_factor::has_active_totp(c, &u.id)? =>
+                    {
+                        let any_admin = u.is_admin() && two_factor::any_admin_enrolled(c)?;
+                        Ok(policy
+                            .requires(u.is_admin(), any_admin)
+                            .then(|| SessionFacts {
+                                enrol_only: true,
+                                ..SessionFacts::default()
+                            }))
+                    }
+                    _ => Ok(None),
+                },
+                _ => Ok(None),
             };
-            Ok((user.map(|u| (u, claims)), session_ok))
+            Ok((user.map(|u| (u, claims)), facts))
         })
         .await?;
     let (user, claims) = user.ok_or(AppError::Unauthorized)?;
-    if !user.is_active || !session_ok {
+    let Ok(facts) = facts else {
+        return Err(AppError::Unauthorized);
+    };
+    if !user.is_active {
         return Err(AppError::Unauthorized);
     }
     let principal = match kind {
@@ -231,7 +273,11 @@ pub async fn authenticate(
         },
         _ => return Err(AppError::Unauthorized),
     };
-    Ok(CurrentUser { user, principal })
+    Ok(CurrentUser {
+        user,
+        principal,
+        facts,
+    })
 }
 
 /// What a route class demands of the caller.
@@ -240,6 +286,8 @@ struct Demand {
     admin: bool,
     query_token: bool,
     allow_pending_password: bool,
+    /// Sessions of users who must enrol a second factor reach only routes that allow this.
+    allow_enrol_only: bool,
 }
 
 /// The one place a request's credential is turned into a permitted user.
@@ -300,8 +348,19 @@ async fn authorize(
     if demand.admin && !me.user.is_admin() {
         return Err(AppError::forbidden());
     }
+    if let Some(scopes) = me.session_scopes()
+        && !(scopes.contains(&demand.scope) || scopes.contains(&Scope::Admin))
+    {
+        return Err(AppError::Forbidden(format!(
+            "This app password lacks the \"{}\" scope",
+            demand.scope.as_str()
+        )));
+    }
     if me.user.must_change_password && !demand.allow_pending_password {
         return Err(AppError::Forbidden("Password change required".into()));
+    }
+    if me.enrol_only() && !demand.allow_enrol_only {
+        return Err(AppError::Forbidden("Two-factor enrolment required".into()));
     }
     Ok(me)
 }
@@ -337,6 +396,8 @@ const fn demand(
         admin,
         query_token,
         allow_pending_password,
+        // Own-account routes (`SelfUser`) are where a limited session can enrol.
+        allow_enrol_only: allow_pending_password,
     }
 }
 
@@ -357,6 +418,80 @@ user_extractor!(
     MediaUser,
     demand(Scope::Read, false, true, false)
 );
+
+/// A caller who authenticated (password or second factor) within `step_up_window_secs`, with a
+/// full-rights session: for password, 2FA, app-password, API-key and role changes. Legacy tokens,
+/// API keys, app-password sessions and 2FA-enrolment-only sessions never qualify.
+#[derive(Debug, Clone)]
+pub struct FreshUser(pub CurrentUser);
+
+/// Like `FreshUser`, but also for a session limited to 2FA enrolment (enrol and confirm TOTP).
+#[derive(Debug, Clone)]
+pub struct EnrollingUser(pub CurrentUser);
+
+fn reauth_required() -> AppError {
+    AppError::json(
+        axum::http::StatusCode::FORBIDDEN,
+        "Re-authentication required",
+    )
+}
+
+async fn fresh(
+    parts: &mut Parts,
+    app: &AppState,
+    allow_enrol_only: bool,
+) -> Result<CurrentUser, AppError> {
+    let me = authorize(
+        parts,
+        app,
+        Demand {
+            scope: Scope::Read,
+            admin: false,
+            query_token: false,
+            allow_pending_password: true,
+            allow_enrol_only,
+        },
+    )
+    .await?;
+    let facts = match (&me.principal, &me.facts) {
+        (Principal::Session { .. }, Some(f)) if f.scopes.is_none() => f,
+        _ => return Err(reauth_required()),
+    };
+    if !crate::auth::mfa::is_fresh(
+        facts.authenticated_at,
+        app.now_ms(),
+        app.config.step_up_window_secs,
+    ) {
+        return Err(reauth_required());
+    }
+    Ok(me)
+}
+
+impl<S> FromRequestParts<S> for FreshUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        fresh(parts, &app, false).await.map(FreshUser)
+    }
+}
+
+impl<S> FromRequestParts<S> for EnrollingUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        fresh(parts, &app, true).await.map(EnrollingUser)
+    }
+}
 
 #[cfg(test)]
 mod tests {

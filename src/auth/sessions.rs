@@ -5,6 +5,7 @@ use crate::auth::tokens::{Claims, TokenError, TokenKeys, TokenKind, token_hash};
 use crate::error::{AppError, AppResult};
 use crate::model::User;
 use crate::store::auth_sessions::{self, AuthSession};
+use crate::store::two_factor::{self, SessionFacts};
 use crate::store::users;
 use axum::http::StatusCode;
 use rusqlite::Connection;
@@ -32,7 +33,8 @@ fn refresh_error(msg: &str) -> AppError {
     AppError::json(StatusCode::UNAUTHORIZED, msg)
 }
 
-/// Opens a new refresh session for `user` and issues its first token pair.
+/// Opens a new refresh session for `user` and issues its first token pair. The session counts as
+/// freshly authenticated (step-up) from `now_ms`.
 pub fn open(
     conn: &Connection,
     keys: &TokenKeys,
@@ -40,6 +42,23 @@ pub fn open(
     user: &User,
     client: &ClientMeta<'_>,
     now_ms: i64,
+) -> AppResult<IssuedTokens> {
+    let facts = SessionFacts {
+        authenticated_at: Some(now_ms),
+        ..SessionFacts::default()
+    };
+    open_with(conn, keys, policy, user, client, now_ms, &facts)
+}
+
+/// `open` with explicit step-up facts: scopes of an app password, or the enrolment-only limit.
+pub fn open_with(
+    conn: &Connection,
+    keys: &TokenKeys,
+    policy: &SessionPolicy,
+    user: &User,
+    client: &ClientMeta<'_>,
+    now_ms: i64,
+    facts: &SessionFacts,
 ) -> AppResult<IssuedTokens> {
     let now = now_ms.div_euclid(1000);
     let sid = uuid::Uuid::new_v4().to_string();
@@ -64,6 +83,7 @@ pub fn open(
             updated_at: now_ms,
         },
     )?;
+    two_factor::set_session_facts(conn, &sid, facts)?;
     let access_token = keys.access(&user.id, &user.username, &sid, now, policy.access_ttl_secs)?;
     Ok(IssuedTokens {
         session_id: sid,

@@ -37,11 +37,11 @@ fn long_version() -> &'static str {
     concat!(
         env!("CARGO_PKG_VERSION"),
         " (ABS API 2.36-compatible, SQLite bundled)\ncommit: ",
-        env!("SHELFWARDEN_GIT_HASH"),
+        env!("BUILD_INFO_GIT_HASH"),
         "\nbuilt: ",
-        env!("SHELFWARDEN_BUILD_DATE"),
+        env!("BUILD_INFO_DATE"),
         "\ntarget: ",
-        env!("SHELFWARDEN_TARGET")
+        env!("BUILD_INFO_TARGET")
     )
 }
 

@@ -134,10 +134,10 @@ pub struct BuildInfo {
 pub fn build_info() -> BuildInfo {
     BuildInfo {
         version: env!("CARGO_PKG_VERSION"),
-        git_hash: env!("SHELFWARDEN_GIT_HASH"),
-        build_date: env!("SHELFWARDEN_BUILD_DATE"),
-        build_epoch: env!("SHELFWARDEN_BUILD_EPOCH").parse().unwrap_or(0),
-        target: env!("SHELFWARDEN_TARGET"),
+        git_hash: env!("BUILD_INFO_GIT_HASH"),
+        build_date: env!("BUILD_INFO_DATE"),
+        build_epoch: env!("BUILD_INFO_EPOCH").parse().unwrap_or(0),
+        target: env!("BUILD_INFO_TARGET"),
     }
 }
 

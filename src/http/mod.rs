@@ -21,8 +21,8 @@ pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
     use abs::{
-        api_keys, audit, auth, browse, entities, items, libraries, me, playback, progress,
-        security, server, shelves, users,
+        api_keys, audit, auth, browse, entities, items, libraries, me, openid, playback, progress,
+        security, server, shelves, two_factor, users,
     };
     use axum::routing::{delete, patch};
     Router::new()
@@ -34,11 +34,38 @@ fn routes() -> Router<AppState> {
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/auth/refresh", post(auth::refresh))
+        .route("/login/2fa", post(two_factor::login_second_step))
+        // ABS's OpenID flows, with Shelfwarden's own login page as the identity provider.
+        .route("/auth/openid", get(openid::start))
+        .route(
+            "/auth/openid/login",
+            get(openid::login_page).post(openid::login_submit),
+        )
+        .route("/auth/openid/mobile-redirect", get(openid::mobile_redirect))
+        .route("/auth/openid/callback", get(openid::callback))
         // Authenticated routes: the extractor in each handler's signature decides who may call it.
         .route("/api/authorize", post(auth::authorize))
         .route("/api/me", get(me::me))
         .route("/api/me/password", patch(auth::change_password))
         .route("/api/me/sessions", get(users::my_sessions))
+        .route("/api/me/2fa", get(two_factor::status))
+        .route("/api/me/2fa/totp/enroll", post(two_factor::totp_enroll))
+        .route("/api/me/2fa/totp/confirm", post(two_factor::totp_confirm))
+        .route("/api/me/2fa/totp", delete(two_factor::totp_remove))
+        .route(
+            "/api/me/2fa/recovery-codes",
+            post(two_factor::regenerate_recovery),
+        )
+        .route("/api/me/2fa/step-up", post(two_factor::step_up))
+        .route(
+            "/api/me/app-passwords",
+            get(two_factor::app_password_list).post(two_factor::app_password_create),
+        )
+        .route(
+            "/api/me/app-passwords/{id}",
+            delete(two_factor::app_password_delete),
+        )
+        .route("/api/users/{id}/2fa", delete(two_factor::admin_reset))
         .route("/api/me/sessions/{id}", delete(users::delete_my_session))
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/users/online", get(users::online))

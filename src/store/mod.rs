@@ -14,6 +14,7 @@ pub mod progress;
 pub mod scan_issues;
 pub mod settings;
 pub mod throttle;
+pub mod two_factor;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_catalog_version.sql"),
     include_str!("migrations/0003_collections.sql"),
+    include_str!("migrations/0004_two_factor.sql"),
 ];
 
 /// The newest schema version this binary knows.

@@ -31,7 +31,7 @@ async fn ping_healthcheck_and_status_in_abs_shapes() {
         .unwrap();
     assert_eq!(status["app"], "audiobookshelf");
     assert_eq!(status["isInit"], true);
-    assert_eq!(status["authMethods"], json!(["local"]));
+    assert_eq!(status["authMethods"], json!(["local", "openid"]));
     let text = status.to_string();
     assert!(
         !text.contains(s.data.path().to_str().unwrap()),
@@ -721,6 +721,7 @@ fn readme_documents_every_configuration_key() {
     let readme = include_str!("../../README.md");
     let tls = include_str!("../../docs/TLS.md");
     let backup = include_str!("../../docs/BACKUP.md");
+    let two_factor = include_str!("../../docs/TWO_FACTOR.md");
     let config = include_str!("../../src/config.rs");
     let keys: Vec<&str> = config
         .lines()
@@ -733,7 +734,8 @@ fn readme_documents_every_configuration_key() {
         assert!(
             readme.contains(&format!("`{key}`"))
                 || tls.contains(&format!("`{key}`"))
-                || backup.contains(&format!("`{key}`")),
+                || backup.contains(&format!("`{key}`"))
+                || two_factor.contains(&format!("`{key}`")),
             "README lacks `{key}`"
         );
     }

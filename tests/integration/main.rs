@@ -11,4 +11,5 @@ mod hardening;
 mod harness;
 mod listening;
 mod tls;
+mod two_factor;
 mod users;

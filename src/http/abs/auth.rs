@@ -13,14 +13,17 @@ use crate::accounts;
 use crate::app::AppState;
 use crate::audit::{self, Action, AuditEvent};
 use crate::auth::extract::{ClientIp, Principal, SelfUser, url_query_value};
+use crate::auth::mfa::{self, Policy};
 use crate::auth::password::{self, Verified};
 use crate::auth::sessions::{self, ClientMeta, IssuedTokens, SessionPolicy};
-use crate::auth::setup;
 use crate::auth::throttle::AccountDecision;
+use crate::auth::tokens::token_hash;
+use crate::auth::{app_passwords, secrets, setup};
 use crate::error::{AppError, AppResult};
 use crate::http::body::{JsonBody, JsonOrForm};
 use crate::http::cookies::{self, REFRESH_COOKIE};
 use crate::model::{User, UserType};
+use crate::store::two_factor::{self, SessionFacts};
 use crate::store::{progress, users};
 
 pub fn session_policy(state: &AppState) -> SessionPolicy {
@@ -82,14 +85,14 @@ pub struct LoginBody {
     password: Option<String>,
 }
 
-fn wants_tokens_in_body(headers: &HeaderMap) -> bool {
+pub fn wants_tokens_in_body(headers: &HeaderMap) -> bool {
     headers
         .get("x-return-tokens")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<&str> {
+pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -181,8 +184,18 @@ async fn is_known_device(state: &AppState, headers: &HeaderMap, username: &str) 
         .await
 }
 
+/// How a login's password step was passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The account password.
+    Password,
+    /// An app password: it skips the second factor and its session carries the scopes.
+    AppPassword { id: String, scopes: String },
+}
+
 /// The throttled credential check every password route goes through: the per-IP limit, then the
 /// per-account softlock (a right password during a lock fails like a wrong one), then the password.
+/// App passwords are never accepted here (password change, 2FA changes, the OIDC login page).
 pub async fn guarded_check(
     state: &AppState,
     client: &crate::auth::client_ip::ClientInfo,
@@ -190,6 +203,20 @@ pub async fn guarded_check(
     username: &str,
     password_text: String,
 ) -> AppResult<User> {
+    guarded_check_with(state, client, headers, username, password_text, false)
+        .await
+        .map(|(u, _)| u)
+}
+
+/// `guarded_check`, optionally also accepting one of the user's app passwords (`POST /login` only).
+pub async fn guarded_check_with(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    headers: &HeaderMap,
+    username: &str,
+    password_text: String,
+    allow_app_password: bool,
+) -> AppResult<(User, Credential)> {
     let now = state.now_ms();
     let ua = user_agent(headers);
     if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
@@ -220,10 +247,23 @@ pub async fn guarded_check(
             .await;
         return Err(AppError::invalid_credentials());
     }
-    match check_credentials(state, username.to_string(), password_text).await {
-        Ok(user) => {
+    let app = match allow_app_password
+        .then(|| app_passwords::canonical(&password_text))
+        .flatten()
+    {
+        Some(canonical) => check_app_password(state, username, canonical).await?,
+        None => None,
+    };
+    let outcome = match app {
+        Some(found) => Ok(found),
+        None => check_credentials(state, username.to_string(), password_text)
+            .await
+            .map(|u| (u, Credential::Password)),
+    };
+    match outcome {
+        Ok(found) => {
             state.throttle.record_success(username, now).await?;
-            Ok(user)
+            Ok(found)
         }
         Err(e) => {
             state
@@ -242,6 +282,168 @@ pub async fn guarded_check(
     }
 }
 
+/// Verifies an app password of `username`: only hashes whose hint matches are checked.
+async fn check_app_password(
+    state: &AppState,
+    username: &str,
+    canonical: String,
+) -> AppResult<Option<(User, Credential)>> {
+    let (name, hint) = (
+        username.to_string(),
+        app_passwords::hint(&canonical).to_string(),
+    );
+    let found = state
+        .store
+        .read(move |c| {
+            let Some(user) = users::by_username(c, &name)?.filter(|u| u.is_active) else {
+                return Ok(None);
+            };
+            let rows = two_factor::app_passwords_by_hint(c, &user.id, &hint)?;
+            Ok(Some((user, rows)))
+        })
+        .await?;
+    let Some((user, rows)) = found.filter(|(_, rows)| !rows.is_empty()) else {
+        return Ok(None);
+    };
+    let matched = tokio::task::spawn_blocking(move || {
+        rows.into_iter().find(|r| {
+            matches!(
+                password::verify(&canonical, &r.password_hash),
+                Verified::Yes | Verified::YesRehash
+            )
+        })
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let Some(row) = matched else {
+        return Ok(None);
+    };
+    let (id, now) = (row.id.clone(), state.now_ms());
+    state
+        .store
+        .write(move |tx| two_factor::app_password_used(tx, &id, now))
+        .await?;
+    Ok(Some((
+        user,
+        Credential::AppPassword {
+            id: row.id,
+            scopes: row.scopes,
+        },
+    )))
+}
+
+/// Refuses a user outside the networks they (or admins) may log in from; audited.
+pub async fn check_allowlist(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    headers: &HeaderMap,
+    user: &User,
+    target: &str,
+) -> AppResult<()> {
+    let networks = crate::auth::allowlist::parse_list(&user.allowed_networks).unwrap_or_default();
+    if let Err(refusal) = state
+        .allowlists
+        .check_user(client.ip, user.is_admin(), &networks)
+    {
+        state
+            .audit(
+                AuditEvent::new(Action::AllowlistRefused)
+                    .actor(user.id.clone(), user.username.clone())
+                    .client(client.ip, user_agent(headers))
+                    .target(target.to_string())
+                    .details(json!({ "list": refusal.as_str() })),
+            )
+            .await;
+        return Err(AppError::forbidden());
+    }
+    Ok(())
+}
+
+/// Opens a refresh session after every login step has passed, auditing the success with `method`.
+pub async fn open_session(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    headers: &HeaderMap,
+    user: &User,
+    facts: SessionFacts,
+    method: &str,
+) -> AppResult<IssuedTokens> {
+    let policy = session_policy(state);
+    let meta_ip = client.ip.to_string();
+    let ua = user_agent(headers).map(str::to_string);
+    let now = state.now_ms();
+    let keys = state.keys.clone();
+    let u = user.clone();
+    let event = AuditEvent::new(Action::LoginSuccess)
+        .actor(user.id.clone(), user.username.clone())
+        .client(client.ip, user_agent(headers))
+        .details(json!({ "method": method, "enrolOnly": facts.enrol_only }));
+    let tokens = state
+        .store
+        .write(move |tx| {
+            users::touch_last_seen(tx, &u.id, now)?;
+            audit::append(tx, &event, now)?;
+            sessions::open_with(
+                tx,
+                &keys,
+                &policy,
+                &u,
+                &ClientMeta {
+                    ip: Some(meta_ip),
+                    user_agent: ua.as_deref(),
+                },
+                now,
+                &facts,
+            )
+        })
+        .await?;
+    tracing::info!(user = %user.username, client = %client.ip, method, "login");
+    Ok(tokens)
+}
+
+/// The `/login`-shaped answer with the refresh cookie; the refresh token is in the body only for
+/// callers that ask with `x-return-tokens` (or always, for the OIDC code exchange).
+pub async fn login_response(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    user: &User,
+    tokens: &IssuedTokens,
+    refresh_in_body: bool,
+    enrol_only: bool,
+) -> AppResult<Response> {
+    let refresh = refresh_in_body.then_some(tokens.refresh_token.as_str());
+    let mut body = login_payload(state, user, Some(&tokens.access_token), refresh).await?;
+    if enrol_only && let Some(obj) = body.as_object_mut() {
+        // Not ABS: tells Shelfwarden-aware clients why every other route answers 403.
+        obj.insert("mfaEnrollmentRequired".into(), true.into());
+    }
+    Ok(with_refresh_cookie(
+        state,
+        body,
+        &tokens.refresh_token,
+        client.https,
+    ))
+}
+
+/// Whether `user` must enrol a second factor before using a password-only session.
+pub async fn must_enrol(state: &AppState, user: &User) -> AppResult<bool> {
+    let policy = Policy::parse(&state.config.require_2fa).unwrap_or(Policy::Auto);
+    if policy == Policy::Off {
+        return Ok(false);
+    }
+    let (uid, is_admin) = (user.id.clone(), user.is_admin());
+    state
+        .store
+        .read(move |c| {
+            if two_factor::has_active_totp(c, &uid)? {
+                return Ok(false);
+            }
+            let any_admin = is_admin && two_factor::any_admin_enrolled(c)?;
+            Ok(policy.requires(is_admin, any_admin))
+        })
+        .await
+}
+
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
@@ -252,59 +454,91 @@ pub async fn login(
         return Err(AppError::bad_request("Bad Request"));
     };
     let username = username.trim().to_string();
-    let user = guarded_check(&state, &client, &headers, &username, password_text).await?;
-    let networks = crate::auth::allowlist::parse_list(&user.allowed_networks).unwrap_or_default();
-    if let Err(refusal) = state
-        .allowlists
-        .check_user(client.ip, user.is_admin(), &networks)
-    {
-        state
-            .audit(
-                AuditEvent::new(Action::AllowlistRefused)
-                    .actor(user.id.clone(), user.username.clone())
-                    .client(client.ip, user_agent(&headers))
-                    .target("/login")
-                    .details(json!({ "list": refusal.as_str() })),
+    let (user, credential) =
+        guarded_check_with(&state, &client, &headers, &username, password_text, true).await?;
+    check_allowlist(&state, &client, &headers, &user, "/login").await?;
+    let now = state.now_ms();
+    let facts = match credential {
+        Credential::AppPassword { id, scopes } => {
+            // Never fresh: an app password cannot be used to change credentials.
+            let facts = SessionFacts {
+                authenticated_at: None,
+                scopes: Some(scopes),
+                enrol_only: false,
+                app_password_id: Some(id.clone()),
+            };
+            let tokens =
+                open_session(&state, &client, &headers, &user, facts, "app_password").await?;
+            tracing::debug!(app_password = %id, "app password login");
+            return login_response(
+                &state,
+                &client,
+                &user,
+                &tokens,
+                wants_tokens_in_body(&headers),
+                false,
             )
             .await;
-        return Err(AppError::forbidden());
-    }
-    let policy = session_policy(&state);
-    let meta_ip = client.ip.to_string();
-    let ua = user_agent(&headers).map(str::to_string);
-    let now = state.now_ms();
-    let keys = state.keys.clone();
-    let u = user.clone();
-    let event = AuditEvent::new(Action::LoginSuccess)
+        }
+        Credential::Password => {
+            let uid = user.id.clone();
+            let has_totp = state
+                .store
+                .read(move |c| two_factor::has_active_totp(c, &uid))
+                .await?;
+            if has_totp {
+                return mfa_challenge(&state, &client, &headers, &user).await;
+            }
+            SessionFacts {
+                authenticated_at: Some(now),
+                scopes: None,
+                enrol_only: must_enrol(&state, &user).await?,
+                app_password_id: None,
+            }
+        }
+    };
+    let enrol_only = facts.enrol_only;
+    let tokens = open_session(&state, &client, &headers, &user, facts, "password").await?;
+    login_response(
+        &state,
+        &client,
+        &user,
+        &tokens,
+        wants_tokens_in_body(&headers),
+        enrol_only,
+    )
+    .await
+}
+
+/// The password was right but a second factor is needed: 401 with a single-use intermediate token.
+async fn mfa_challenge(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    headers: &HeaderMap,
+    user: &User,
+) -> AppResult<Response> {
+    let token = secrets::random_token(32);
+    let (hash, uid, now) = (token_hash(&token), user.id.clone(), state.now_ms());
+    let event = AuditEvent::new(Action::Other("2fa.challenge".into()))
         .actor(user.id.clone(), user.username.clone())
-        .client(client.ip, user_agent(&headers));
-    let tokens: IssuedTokens = state
+        .client(client.ip, user_agent(headers));
+    state
         .store
         .write(move |tx| {
-            users::touch_last_seen(tx, &u.id, now)?;
-            audit::append(tx, &event, now)?;
-            sessions::open(
-                tx,
-                &keys,
-                &policy,
-                &u,
-                &ClientMeta {
-                    ip: Some(meta_ip),
-                    user_agent: ua.as_deref(),
-                },
-                now,
-            )
+            two_factor::mfa_token_insert(tx, &hash, &uid, now + mfa::MFA_TOKEN_TTL_MS, now)?;
+            audit::append(tx, &event, now).map(|_| ())
         })
         .await?;
-    tracing::info!(user = %user.username, client = %client.ip, "login");
-    let refresh_in_body = wants_tokens_in_body(&headers).then_some(tokens.refresh_token.as_str());
-    let body = login_payload(&state, &user, Some(&tokens.access_token), refresh_in_body).await?;
-    Ok(with_refresh_cookie(
-        &state,
-        body,
-        &tokens.refresh_token,
-        client.https,
-    ))
+    Ok((
+        StatusCode::UNAUTHORIZED,
+        Json(json!({
+            "error": "Second factor required",
+            "mfaRequired": true,
+            "mfaToken": token,
+            "methods": ["totp", "recovery"],
+        })),
+    )
+        .into_response())
 }
 
 pub async fn refresh(

@@ -13,12 +13,14 @@ pub mod items_json;
 pub mod json;
 pub mod libraries;
 pub mod me;
+pub mod openid;
 pub mod playback;
 pub mod progress;
 pub mod query;
 pub mod security;
 pub mod server;
 pub mod shelves;
+pub mod two_factor;
 pub mod users;
 
 /// The ABS API level Shelfwarden implements. Clients branch on this (`/public/session` tracks from

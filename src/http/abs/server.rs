@@ -10,6 +10,9 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::store::users;
 
+/// The label of the apps' OpenID button.
+pub const OPENID_BUTTON_TEXT: &str = "Login with Shelfwarden (2FA)";
+
 pub async fn ping() -> Json<Value> {
     Json(json!({ "success": true }))
 }
@@ -26,8 +29,14 @@ pub async fn status(State(state): State<AppState>) -> AppResult<Json<Value>> {
         "serverVersion": ABS_COMPAT_VERSION,
         "isInit": is_init,
         "language": "en-us",
-        "authMethods": ["local"],
-        "authFormData": { "authLoginCustomMessage": null },
+        // "openid" makes the ABS apps offer "Login with OpenID", which runs Shelfwarden's own login
+        // page with the second factor (src/http/abs/openid.rs).
+        "authMethods": ["local", "openid"],
+        "authFormData": {
+            "authLoginCustomMessage": null,
+            "authOpenIDButtonText": OPENID_BUTTON_TEXT,
+            "authOpenIDAutoLaunch": false,
+        },
         "shelfwarden": { "version": env!("CARGO_PKG_VERSION") },
     })))
 }
