@@ -1,0 +1,192 @@
+// Admin pages: users, API keys, the audit log and libraries with their scan tasks.
+
+import { api, currentUser } from './api.js';
+import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './dom.js';
+
+const enc = encodeURIComponent;
+
+function tabs(active) {
+  const t = [['users', 'Users'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries']];
+  return h('nav', { class: 'tabs', 'aria-label': 'Administration' },
+    t.map(([id, label]) => h('a', { href: `#/admin/${id}`, 'aria-current': id === active ? 'page' : null, text: label })));
+}
+
+function table(headers, rows) {
+  return h('table', { class: 'table' },
+    h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col', text: t })))),
+    h('tbody', {}, rows));
+}
+
+const td = (label, content) => h('td', { 'data-label': label }, content);
+
+export async function adminView(root, section, params) {
+  document.title = 'Admin · Shelfwarden';
+  clear(root).append(h('h1', { text: 'Administration' }), tabs(section));
+  const body = h('div');
+  root.append(body);
+  if (section === 'keys') return keysView(body);
+  if (section === 'audit') return auditView(body, params);
+  if (section === 'libraries') return librariesView(body);
+  return usersView(body);
+}
+
+async function usersView(root) {
+  const err = errorBox();
+  const list = h('div');
+  const load = async () => {
+    const { users } = await api('/api/users');
+    clear(list).append(table(['User', 'Type', 'Status', 'Last seen', ''], users.map((u) => h('tr', {},
+      td('User', u.username), td('Type', u.type), td('Status', u.isActive ? 'Active' : 'Disabled'),
+      td('Last seen', fmtDate(u.lastSeen)),
+      h('td', {}, u.id === (currentUser() || {}).id || u.type === 'root' ? null : h('button', {
+        type: 'button', class: 'small',
+        onclick: async () => {
+          try {
+            await api(`/api/users/${enc(u.id)}`, { method: 'PATCH', body: { isActive: !u.isActive } });
+            toast(`${u.username} ${u.isActive ? 'disabled' : 'enabled'}.`);
+            load();
+          } catch (ex) { showError(err, ex); }
+        },
+      }, u.isActive ? 'Disable' : 'Enable'))))));
+  };
+  const form = h('form', { class: 'card', 'aria-labelledby': 'nu-h' },
+    h('h2', { id: 'nu-h', text: 'Create a user' }),
+    h('div', { class: 'row-fields' },
+      field('Username', { name: 'username', required: true, autocomplete: 'off' }),
+      field('Password', { name: 'password', type: 'password', required: true, minlength: 12, autocomplete: 'new-password' }),
+      select('Type', [{ value: 'user', label: 'User' }, { value: 'admin', label: 'Admin' }, { value: 'guest', label: 'Guest' }], { name: 'type' })),
+    err,
+    h('button', { type: 'submit', class: 'primary', text: 'Create user' }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.hidden = true;
+    const f = new FormData(form);
+    try {
+      await api('/api/users', { method: 'POST', body: { username: f.get('username').trim(), password: f.get('password'), type: f.get('type'), isActive: true } });
+      toast(`User ${f.get('username')} created.`);
+      form.reset();
+      load();
+    } catch (ex) { showError(err, ex); }
+  });
+  root.append(list, form);
+  await load();
+}
+
+async function keysView(root) {
+  const err = errorBox();
+  const list = h('div');
+  const secret = h('div', { class: 'secret', hidden: true, role: 'status' });
+  const load = async () => {
+    const { apiKeys } = await api('/api/api-keys');
+    clear(list).append(apiKeys.length ? table(['Name', 'Owner', 'Scopes', 'Expires', 'Last used', 'Status', ''], apiKeys.map((k) => h('tr', {},
+      td('Name', k.name), td('Owner', k.user ? k.user.username : '—'), td('Scopes', (k.scopes || []).join(', ')),
+      td('Expires', fmtDate(k.expiresAt)), td('Last used', k.lastUsedAt ? `${fmtDate(k.lastUsedAt)} from ${k.lastUsedIp || '?'}` : 'Never'),
+      td('Status', k.isActive ? 'Active' : 'Revoked'),
+      h('td', {},
+        k.isActive ? h('button', { type: 'button', class: 'small', onclick: () => act(() => api(`/api/api-keys/${enc(k.id)}`, { method: 'PATCH', body: { isActive: false } })) }, 'Revoke') : null,
+        h('button', { type: 'button', class: 'small danger', onclick: () => act(() => api(`/api/api-keys/${enc(k.id)}`, { method: 'DELETE' })) }, 'Delete')))))
+      : h('p', { class: 'muted', text: 'No API keys.' }));
+  };
+  const act = async (fn) => { try { await fn(); load(); } catch (ex) { showError(err, ex); } };
+  const users = (await api('/api/users')).users;
+  const scopes = ['read', 'progress', 'upload', 'admin'];
+  const form = h('form', { class: 'card', 'aria-labelledby': 'nk-h' },
+    h('h2', { id: 'nk-h', text: 'Create an API key' }),
+    h('div', { class: 'row-fields' },
+      field('Name', { name: 'name', required: true, autocomplete: 'off' }),
+      select('Acts as', users.map((u) => ({ value: u.id, label: u.username, selected: u.id === (currentUser() || {}).id })), { name: 'userId' }),
+      select('Expires in', [[7, '7 days'], [30, '30 days'], [90, '90 days'], [365, '1 year']].map(([d, l]) => ({ value: d * 86400, label: l, selected: d === 90 })), { name: 'expiresIn' })),
+    h('fieldset', {}, h('legend', { text: 'Scopes' }),
+      scopes.map((s) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'scopes', value: s, checked: s === 'read' }), s))),
+    err,
+    h('button', { type: 'submit', class: 'primary', text: 'Create key' }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.hidden = true;
+    const f = new FormData(form);
+    try {
+      const r = await api('/api/api-keys', {
+        method: 'POST',
+        body: { name: f.get('name'), userId: f.get('userId'), expiresIn: Number(f.get('expiresIn')), scopes: f.getAll('scopes'), isActive: true },
+      });
+      clear(secret).append(h('p', { text: 'Copy the key now; it is not shown again:' }), h('code', { text: r.apiKey.apiKey }));
+      secret.hidden = false;
+      form.reset();
+      load();
+    } catch (ex) { showError(err, ex); }
+  });
+  root.append(secret, list, form);
+  await load();
+}
+
+const ACTIONS = ['login.success', 'login.failure', 'login.throttled', 'login.locked', 'logout', 'refresh.failure',
+  'password.change', 'password.reset', 'user.create', 'user.update', 'user.delete', 'user.disable', 'user.permissions',
+  'session.revoke', 'apikey.create', 'apikey.update', 'apikey.revoke', 'apikey.delete', 'apikey.refused',
+  'library.create', 'library.update', 'library.delete', 'allowlist.refused', 'server.init', 'audit.prune'];
+
+async function auditView(root, params) {
+  const page = Math.max(0, Number(params.get('page')) || 0);
+  const dateMs = (v, end) => (v ? new Date(`${v}T${end ? '23:59:59.999' : '00:00:00'}`).getTime() : null);
+  const form = h('form', { class: 'toolbar', 'aria-label': 'Audit filters' },
+    select('Action', [{ value: '', label: 'Any action' }, ...ACTIONS.map((a) => ({ value: a, label: a, selected: a === params.get('action') }))], { name: 'action' }),
+    field('Actor', { name: 'actor', value: params.get('actor') || '', autocomplete: 'off' }),
+    field('Target', { name: 'target', value: params.get('target') || '', autocomplete: 'off' }),
+    field('From', { name: 'from', type: 'date', value: params.get('from') || '' }),
+    field('To', { name: 'to', type: 'date', value: params.get('to') || '' }),
+    h('button', { type: 'submit', text: 'Filter' }));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    location.hash = `#/admin/audit?${p}`;
+  });
+  const qs = new URLSearchParams({ page, limit: 50 });
+  for (const k of ['action', 'actor', 'target']) if (params.get(k)) qs.set(k, params.get(k));
+  if (params.get('from')) qs.set('since', dateMs(params.get('from'), false));
+  if (params.get('to')) qs.set('until', dateMs(params.get('to'), true));
+  const r = await api(`/api/audit?${qs}`);
+  const pages = Math.max(1, Math.ceil(r.total / r.limit));
+  const go = (n) => { const p = new URLSearchParams(params); p.set('page', n); location.hash = `#/admin/audit?${p}`; };
+  const detail = (d) => (d && Object.keys(d).length ? JSON.stringify(d) : '');
+  root.append(form,
+    h('p', { class: 'muted', text: `${r.total} event${r.total === 1 ? '' : 's'}` }),
+    table(['When', 'Action', 'Actor', 'Target', 'Client', 'Details'], r.events.map((ev) => h('tr', {},
+      td('When', fmtDate(ev.at)), td('Action', h('code', { text: ev.action })), td('Actor', ev.actorName || '—'),
+      td('Target', ev.target || ''), td('Client', ev.ip || ''), td('Details', h('span', { class: 'details', text: detail(ev.details) }))))),
+    pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages' },
+      h('button', { type: 'button', disabled: page === 0, onclick: () => go(page - 1) }, '← Newer'),
+      h('span', { text: `Page ${page + 1} of ${pages}` }),
+      h('button', { type: 'button', disabled: page + 1 >= pages, onclick: () => go(page + 1) }, 'Older →')) : null);
+}
+
+let taskPoll = null;
+async function librariesView(root) {
+  const err = errorBox();
+  const libs = h('div');
+  const tasks = h('div', { 'aria-live': 'polite' });
+  const loadTasks = async () => {
+    if (!tasks.isConnected) { clearInterval(taskPoll); return; }
+    const r = await api('/api/tasks');
+    const list = (r.tasks || []).slice().sort((a, b) => (b.startedAt || 0) - (a.startedAt || 0)).slice(0, 10);
+    clear(tasks).append(list.length ? table(['Task', 'Library', 'State', 'Result'], list.map((t) => h('tr', {},
+      td('Task', t.action), td('Library', (t.data && t.data.libraryName) || ''),
+      td('State', t.isFinished ? (t.isFailed ? 'Failed' : 'Finished') : h('span', {}, h('progress', { 'aria-label': 'Running' }), ' Running')),
+      td('Result', t.error || t.description || '')))) : h('p', { class: 'muted', text: 'No recent tasks.' }));
+  };
+  const load = async () => {
+    const { libraries } = await api('/api/libraries');
+    clear(libs).append(table(['Library', 'Folders', 'Last scan', ''], libraries.map((l) => h('tr', {},
+      td('Library', l.name), td('Folders', (l.folders || []).map((f) => f.fullPath).join(', ')),
+      td('Last scan', fmtDate(l.lastScan)),
+      h('td', {}, h('button', {
+        type: 'button', class: 'small',
+        onclick: async () => {
+          try { await api(`/api/libraries/${enc(l.id)}/scan`, { method: 'POST' }); toast(`Scanning ${l.name}…`); loadTasks(); } catch (ex) { showError(err, ex); }
+        },
+      }, 'Scan now'))))));
+  };
+  root.append(libs, err, h('h2', { text: 'Tasks' }), tasks);
+  await Promise.all([load(), loadTasks()]);
+  clearInterval(taskPoll);
+  taskPoll = setInterval(() => loadTasks().catch(() => {}), 2000);
+}
