@@ -1,6 +1,8 @@
 // Tiny DOM helpers. Everything is built with createElement/textContent: no innerHTML anywhere,
 // so text from the server can never become markup, and no style attributes (the CSP forbids them).
 
+import { coverUrl } from './api.js';
+
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -119,3 +121,13 @@ export function b64(s) {
   for (const b of bytes) bin += String.fromCharCode(b);
   return btoa(bin);
 }
+
+/// A cover, or a lettered tile when the book has none (no request that is bound to 404).
+export function coverImg(itemId, title, hasCover, cls = 'cover') {
+  const tile = () => h('div', { class: `${cls} nocover`, 'aria-hidden': 'true' }, h('span', { text: title || '' }));
+  if (!hasCover) return tile();
+  const img = h('img', { src: coverUrl(itemId), alt: '', loading: 'lazy', width: 160, height: 160, class: cls });
+  img.addEventListener('error', () => img.replaceWith(tile()), { once: true });
+  return img;
+}
+

@@ -3,7 +3,7 @@
 // the file holding each moment (audioTracks[].startOffset).
 
 import { api, withToken, coverUrl, deviceId } from './api.js';
-import { h, clear, fmtTime, toast } from './dom.js';
+import { h, clear, fmtTime, toast, coverImg } from './dom.js';
 
 const SYNC_EVERY_MS = 10000;
 const audio = new Audio();
@@ -220,16 +220,16 @@ function build() {
     [5, 15, 30, 45, 60].map((m) => h('option', { value: m }, `${m} min`)),
     h('option', { value: 'chapter' }, 'End of chapter'));
   root.append(
-    h('img', { class: 'pcover', src: coverUrl(session.libraryItemId), alt: '', width: 48, height: 48 }),
+    coverImg(session.libraryItemId, session.displayTitle, !!session.coverPath, 'pcover'),
     h('div', { class: 'pinfo' },
       h('a', { class: 'ptitle', href: `#/item/${encodeURIComponent(session.libraryItemId)}`, text: title }),
       h('span', { class: 'pauthor', text: session.displayAuthor || '' })),
     h('div', { class: 'pcontrols' },
-      h('button', { type: 'button', 'aria-label': 'Previous chapter', onclick: () => chapterJump(-1) }, '⏮'),
+      h('button', { type: 'button', 'aria-label': 'Previous chapter', onclick: () => chapterJump(-1) }, '«'),
       h('button', { type: 'button', 'aria-label': 'Back 30 seconds', onclick: () => skip(-30) }, '−30'),
       els.toggle,
       h('button', { type: 'button', 'aria-label': 'Forward 30 seconds', onclick: () => skip(30) }, '+30'),
-      h('button', { type: 'button', 'aria-label': 'Next chapter', onclick: () => chapterJump(1) }, '⏭')),
+      h('button', { type: 'button', 'aria-label': 'Next chapter', onclick: () => chapterJump(1) }, '»')),
     h('div', { class: 'pseek' }, els.seek, els.time),
     h('div', { class: 'pextra' },
       session.chapters.length ? els.chapter : null, els.speed, sleep,

@@ -1,9 +1,9 @@
 // Setup, sign-in, home, library and book views. Each view fills `root` and returns nothing.
 
 import * as API from './api.js';
-import { api, coverUrl } from './api.js';
+import { api } from './api.js';
 import * as player from './player.js';
-import { h, clear, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast } from './dom.js';
+import { h, clear, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast, coverImg } from './dom.js';
 
 const enc = encodeURIComponent;
 
@@ -80,7 +80,7 @@ export function bookCard(item) {
   const pct = p ? Math.round((p.isFinished ? 1 : p.progress || 0) * 100) : 0;
   return h('li', { class: 'book' },
     h('a', { href: `#/item/${enc(item.id)}`, class: 'cover-link' },
-      h('img', { src: coverUrl(item.id), alt: '', loading: 'lazy', width: 160, height: 160, class: 'cover' }),
+      coverImg(item.id, md.title, !!m.coverPath),
       h('span', { class: 'btitle', text: md.title || 'Untitled' }),
       h('span', { class: 'bauthor', text: md.authorName || '' }),
       pct > 0 ? h('progress', { max: 100, value: pct, 'aria-label': `${pct}% listened` }) : null));
@@ -90,9 +90,9 @@ function seriesCard(libId, s) {
   const first = (s.books || [])[0];
   return h('li', { class: 'book' },
     h('a', { href: `#/library/${enc(libId)}?filter=${enc(`series.${b64(s.id)}`)}`, class: 'cover-link' },
-      first ? h('img', { src: coverUrl(first.id), alt: '', loading: 'lazy', width: 160, height: 160, class: 'cover' }) : null,
+      coverImg(first ? first.id : '', s.name, !!(first && first.media && first.media.coverPath)),
       h('span', { class: 'btitle', text: s.name }),
-      h('span', { class: 'bauthor', text: `${(s.books || []).length} books` })));
+      h('span', { class: 'bauthor', text: `${(s.books || []).length} book${(s.books || []).length === 1 ? '' : 's'}` })));
 }
 
 export async function homeView(root, libId) {
@@ -248,7 +248,7 @@ export async function itemView(root, itemId) {
   }, 'Add bookmark here');
   clear(root).append(
     h('article', { class: 'book-page' },
-      h('img', { class: 'big-cover', src: coverUrl(itemId), alt: `Cover of ${md.title || 'this book'}`, width: 280, height: 280 }),
+      coverImg(itemId, md.title, !!m.coverPath, 'big-cover'),
       h('div', { class: 'book-info' },
         pageTitle(md.title || 'Untitled'),
         md.subtitle ? h('p', { class: 'subtitle', text: md.subtitle }) : null,
