@@ -10,3 +10,4 @@ mod harness;
 mod listening;
 mod tls;
 mod users;
+mod web;
