@@ -13,16 +13,19 @@ venv="$root/tests/compat/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   say "creating the Python venv for the compatibility tests"
   py=""
-  for candidate in python3.13 python3.12; do
-    if command -v "$candidate" >/dev/null 2>&1; then py=$(command -v "$candidate"); break; fi
-  done
-  if [ -z "$py" ] && command -v pyenv >/dev/null 2>&1; then
-    for v in 3.13.0 3.12.1; do
-      if [ -x "$(pyenv root)/versions/$v/bin/python3" ]; then py="$(pyenv root)/versions/$v/bin/python3"; break; fi
-    done
+  # aioaudiobookshelf wants Python >= 3.12; pyenv shims exist for versions that are not active,
+  # so a candidate counts only if it actually runs.
+  candidates=(python3.13 python3.12)
+  if command -v pyenv >/dev/null 2>&1; then
+    for v in 3.13.0 3.12.1; do candidates+=("$(pyenv root)/versions/$v/bin/python3"); done
   fi
+  for candidate in "${candidates[@]}"; do
+    if "$candidate" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then
+      py=$candidate; break
+    fi
+  done
   if [ -z "$py" ]; then
-    py=$(command -v python3)
+    py=$(command -v python3)   # older Python: installed with --ignore-requires-python below
   fi
   if ! "$py" -m venv "$venv" 2>/dev/null; then
     if command -v apt-get >/dev/null 2>&1; then

@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod listening;
+pub mod maintenance;
 pub mod model;
 pub mod realtime;
 pub mod server;

@@ -230,6 +230,7 @@ async fn shutdown_signal() {
 /// Libraries from the command line, then watchers and a first scan for every library.
 pub fn start_background(state: &AppState) -> anyhow::Result<()> {
     crate::tasks::ensure_libraries(state, &state.config.libraries)?;
+    crate::maintenance::spawn(state.clone());
     let all = state
         .store
         .read_blocking(crate::store::libraries::list_libraries)?;

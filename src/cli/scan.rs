@@ -15,7 +15,7 @@ use crate::store::{Store, libraries};
 pub fn run(data_dir: &Path, library: Option<&Path>) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let store = Store::open(&data_dir.join("shelfwarden.sqlite"))?;
+    let store = crate::server::open_store(data_dir)?;
     let targets: Vec<Library> = match library {
         Some(path) => vec![library_for_folder(&store, path)?],
         None => store.read_blocking(libraries::list_libraries)?,

@@ -145,6 +145,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            security::cors,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             security::global_allowlist,
         ))
         .layer(middleware::from_fn(web::csrf::guard))

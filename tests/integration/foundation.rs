@@ -685,3 +685,53 @@ async fn bad_configuration_refuses_to_start() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("RATE_LIMIT_AUTH_MAX"));
 }
+
+#[tokio::test]
+async fn cors_only_for_the_abs_apps_and_configured_origins() {
+    let s = TestServer::builder()
+        .admin("root", PASSWORD)
+        .env("SHELFWARDEN_ALLOWED_ORIGINS", "https://app.example.org")
+        .start()
+        .await;
+    for origin in ["capacitor://localhost", "https://app.example.org"] {
+        let r = client()
+            .request(reqwest::Method::OPTIONS, s.url("/api/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{origin}");
+        assert_eq!(r.headers()["access-control-allow-origin"], origin);
+    }
+    let r = client()
+        .get(s.url("/ping"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !r.headers().contains_key("access-control-allow-origin"),
+        "never reflect arbitrary origins"
+    );
+}
+
+#[test]
+fn readme_documents_every_configuration_key() {
+    let readme = include_str!("../../README.md");
+    let tls = include_str!("../../docs/TLS.md");
+    let config = include_str!("../../src/config.rs");
+    let keys: Vec<&str> = config
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub "))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
+        .filter(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(keys.len() > 30, "parsed {keys:?}");
+    for key in keys {
+        assert!(
+            readme.contains(&format!("`{key}`")) || tls.contains(&format!("`{key}`")),
+            "README lacks `{key}`"
+        );
+    }
+}
