@@ -151,7 +151,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             security::global_allowlist,
         ))
-        .layer(middleware::from_fn(web::csrf::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::csrf::guard,
+        ))
         .layer(middleware::from_fn(security::request_log))
         .layer(middleware::from_fn(security::security_headers))
         .layer(axum::Extension(trusted))

@@ -64,10 +64,7 @@ async fn assets_have_their_types_and_revalidate_with_etags() {
 
 #[tokio::test]
 async fn cross_origin_refresh_and_logout_need_the_custom_header() {
-    let server = TestServer::builder()
-        .admin("admin", PASSWORD)
-        .start()
-        .await;
+    let server = TestServer::builder().admin("admin", PASSWORD).start().await;
     let login = harness::login(&server, "admin", PASSWORD).await;
     let refresh = harness::refresh_token(&login);
     let cookie = format!("refresh_token={refresh}");
@@ -112,6 +109,24 @@ async fn cross_origin_refresh_and_logout_need_the_custom_header() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let rotated = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("refresh_token="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
+    // The ABS apps' web view origin is trusted by the CORS policy, so it is exempt.
+    let r = client()
+        .post(server.url("/auth/refresh"))
+        .header("cookie", format!("refresh_token={rotated}"))
+        .header("origin", "capacitor://localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     // No Origin at all (native ABS apps, curl) is unaffected.
     let r = client()
         .post(server.url("/login"))
@@ -125,10 +140,7 @@ async fn cross_origin_refresh_and_logout_need_the_custom_header() {
 
 #[tokio::test]
 async fn password_strength_reports_the_policy_reasons() {
-    let server = TestServer::builder()
-        .admin("admin", PASSWORD)
-        .start()
-        .await;
+    let server = TestServer::builder().admin("admin", PASSWORD).start().await;
     let token = harness::access_token(&harness::login(&server, "admin", PASSWORD).await);
     let weak: serde_json::Value = client()
         .post(server.url("/api/me/password/strength"))

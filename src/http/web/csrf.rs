@@ -4,7 +4,8 @@
 //! browsers or same-site-but-cross-origin pages (another port, a sibling subdomain) where Lax
 //! does not help. A cross-origin caller must send a header a plain form or `fetch` without CORS
 //! cannot send: `X-Requested-With` (the web app) or `x-refresh-token` (ABS apps, which carry the
-//! token themselves and so are not riding on an ambient cookie).
+//! token themselves and so are not riding on an ambient cookie). Origins the CORS policy already
+//! trusts (the ABS apps' web views, configured origins) are exempt, so those apps keep working.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
@@ -57,14 +58,27 @@ pub fn allowed(method: &Method, path: &str, headers: &HeaderMap, authority: Opti
         || has_custom_header(headers)
 }
 
-pub async fn guard(req: Request, next: Next) -> Response {
+fn trusted_origin(headers: &HeaderMap, configured: &[String]) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| crate::http::security::cors_origin_allowed(o, configured))
+}
+
+pub async fn guard(
+    axum::extract::State(state): axum::extract::State<crate::app::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let authority = req.uri().authority().map(|a| a.as_str().to_string());
-    if !allowed(
-        req.method(),
-        req.uri().path(),
-        req.headers(),
-        authority.as_deref(),
-    ) {
+    if !trusted_origin(req.headers(), &state.config.allowed_origins)
+        && !allowed(
+            req.method(),
+            req.uri().path(),
+            req.headers(),
+            authority.as_deref(),
+        )
+    {
         tracing::warn!(path = %req.uri().path(), "cross-origin cookie request refused");
         return AppError::Forbidden("Cross-origin request refused".into()).into_response();
     }
@@ -81,6 +95,15 @@ mod tests {
             h.insert(*k, axum::http::HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn the_abs_apps_origins_are_trusted() {
+        let h = headers(&[("origin", "capacitor://localhost")]);
+        assert!(trusted_origin(&h, &[]));
+        let h = headers(&[("origin", "https://evil.example")]);
+        assert!(!trusted_origin(&h, &[]));
+        assert!(trusted_origin(&h, &["https://evil.example".to_string()]));
     }
 
     #[test]
