@@ -105,9 +105,10 @@ export async function init(setupToken, username, password) {
 }
 
 /// Calls the API with the in-memory token; on 401 refreshes once and retries.
-export async function api(path, { method = 'GET', body, raw = false } = {}) {
+export async function api(path, { method = 'GET', body, raw = false, keepalive = false } = {}) {
   const send = () => fetch(path, {
     method,
+    keepalive,
     headers: {
       ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}),
       ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),

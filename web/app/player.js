@@ -112,7 +112,7 @@ function startSync() {
   syncTimer = setInterval(() => { if (!audio.paused) sync(); }, SYNC_EVERY_MS);
 }
 
-export async function sync(force = false) {
+export async function sync(force = false, keepalive = false) {
   if (!session) return;
   const t = currentTime();
   if (!force && listenedSinceSync < 0.2 && Math.abs(t - lastSyncAt) < 0.5) return;
@@ -120,7 +120,7 @@ export async function sync(force = false) {
   listenedSinceSync = 0;
   lastSyncAt = t;
   try {
-    await api(`/api/session/${encodeURIComponent(session.id)}/sync`, { method: 'POST', body });
+    await api(`/api/session/${encodeURIComponent(session.id)}/sync`, { method: 'POST', body, keepalive });
   } catch (e) {
     toast(`Progress not saved: ${e.message}`, 'error');
   }
@@ -295,6 +295,6 @@ document.addEventListener('keydown', (e) => {
 });
 
 // Save the position when the tab goes away; keepalive lets the request outlive the page.
-addEventListener('pagehide', () => { if (session && !audio.paused) sync(true); });
+addEventListener('pagehide', () => { if (session && !audio.paused) sync(true, true); });
 
 export const _audio = audio; // for tests and the book page
