@@ -228,8 +228,18 @@ test('the web app end to end', async (t) => {
     await page.getByRole('button', { name: 'Pause' }).waitFor();
     const shown = parseClock((await page.locator('.player .time').textContent()).split(' / ')[0]);
     assert.ok(shown >= at, `player starts at ${shown}, expected ≥ ${at}`);
+    // Keyboard: "k" toggles playback when focus is not in a control.
+    await page.locator('#main').focus();
+    await page.keyboard.press('k');
+    await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Stop and close the player' }).click();
     await page.locator('#player').waitFor({ state: 'hidden' });
+  });
+
+  await t.test('home shows the book under continue listening', async () => {
+    await page.getByRole('link', { name: 'Home' }).click();
+    const shelf = page.getByRole('region', { name: /Continue Listening/i });
+    await shelf.getByRole('link', { name: new RegExp(BOOK) }).waitFor();
   });
 
   await t.test('account page with the strength meter and sessions', async () => {
@@ -248,6 +258,16 @@ test('the web app end to end', async (t) => {
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByRole('cell', { name: READER[0], exact: true }).waitFor();
     await shot(page, 'admin-users', 'desktop');
+    // Permissions: take "Download" away from the new user.
+    await page.getByRole('button', { name: `Edit ${READER[0]}` }).click();
+    await page.getByRole('heading', { name: `Edit ${READER[0]}` }).waitFor();
+    await page.getByLabel('Download').uncheck();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: `Edit ${READER[0]}` }).waitFor({ state: 'detached' });
+
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByText(/signed-in sessions?/).waitFor();
+    await shot(page, 'admin-sessions', 'desktop');
 
     // Views load asynchronously: wait for the new one before touching its fields.
     await page.getByRole('link', { name: 'API keys' }).click();
@@ -274,6 +294,9 @@ test('the web app end to end', async (t) => {
     await signIn(page, READER);
     await page.getByRole('heading', { name: 'Home' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Admin' }).count(), 0);
+    const readerToken = await apiLogin(READER);
+    const me = await (await fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${readerToken}` } })).json();
+    assert.equal(me.permissions.download, false, 'the permission change was saved');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
@@ -299,7 +322,7 @@ test('the web app end to end', async (t) => {
     await phone.goto('/#/account');
     await phone.getByRole('heading', { name: 'Sessions and devices' }).waitFor();
     await shot(phone, 'account', 'phone');
-    for (const s of ['users', 'keys', 'audit', 'libraries']) {
+    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries']) {
       await phone.goto(`/#/admin/${s}`);
       await phone.getByRole('heading', { name: 'Administration' }).waitFor();
       await phone.locator('main table, main .muted').first().waitFor();

@@ -6,7 +6,7 @@ import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './
 const enc = encodeURIComponent;
 
 function tabs(active) {
-  const t = [['users', 'Users'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries']];
+  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries']];
   return h('nav', { class: 'tabs', 'aria-label': 'Administration' },
     t.map(([id, label]) => h('a', { href: `#/admin/${id}`, 'aria-current': id === active ? 'page' : null, text: label })));
 }
@@ -25,20 +25,68 @@ export async function adminView(root, section, params) {
   const body = h('div');
   root.append(body);
   if (section === 'keys') return keysView(body);
+  if (section === 'sessions') return sessionsView(body);
   if (section === 'audit') return auditView(body, params);
   if (section === 'libraries') return librariesView(body);
   return usersView(body);
 }
 
+const PERMS = [['download', 'Download'], ['update', 'Edit items'], ['delete', 'Delete items'], ['upload', 'Upload'],
+  ['accessExplicitContent', 'Explicit content'], ['accessAllLibraries', 'All libraries']];
+
+/// Type, permissions, library access and allowed networks of one user.
+async function userEditor(u, done) {
+  const err = errorBox();
+  const { libraries } = await api('/api/libraries');
+  const perms = u.permissions || {};
+  const form = h('form', { class: 'card', 'aria-labelledby': 'eu-h' },
+    h('h2', { id: 'eu-h', text: `Edit ${u.username}` }),
+    u.type === 'root' ? null : select('Type', ['user', 'admin', 'guest'].map((t) => ({ value: t, label: t, selected: t === u.type })), { name: 'type' }),
+    h('fieldset', {}, h('legend', { text: 'Permissions' }),
+      PERMS.map(([k, l]) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: `perm-${k}`, checked: !!perms[k] }), l))),
+    h('fieldset', {}, h('legend', { text: 'Libraries (when not all)' }),
+      libraries.map((l) => h('label', { class: 'check' }, h('input', {
+        type: 'checkbox', name: 'lib', value: l.id, checked: (u.librariesAccessible || []).includes(l.id),
+      }), l.name))),
+    field('Allowed networks', { name: 'networks', value: (u.allowedNetworks || []).join(', '), placeholder: 'e.g. 192.168.1.0/24 (empty: anywhere the server allows)' },
+      'Comma-separated addresses or CIDR ranges this user may sign in from.'),
+    err,
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit', class: 'primary', text: 'Save' }),
+      h('button', { type: 'button', text: 'Cancel', onclick: () => done(false) })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const body = {
+      permissions: Object.fromEntries(PERMS.map(([k]) => [k, f.get(`perm-${k}`) === 'on'])),
+      librariesAccessible: f.getAll('lib'),
+      allowedNetworks: String(f.get('networks') || '').split(',').map((x) => x.trim()).filter(Boolean),
+    };
+    if (f.get('type')) body.type = f.get('type');
+    try {
+      await api(`/api/users/${enc(u.id)}`, { method: 'PATCH', body });
+      toast(`${u.username} saved.`);
+      done(true);
+    } catch (ex) { showError(err, ex); }
+  });
+  return form;
+}
+
 async function usersView(root) {
   const err = errorBox();
   const list = h('div');
+  const editor = h('div');
+  const edit = async (u) => {
+    clear(editor).append(await userEditor(u, (saved) => { clear(editor); if (saved) load(); }));
+    editor.querySelector('h2').scrollIntoView({ block: 'nearest' });
+  };
   const load = async () => {
     const { users } = await api('/api/users');
     clear(list).append(table(['User', 'Type', 'Status', 'Last seen', ''], users.map((u) => h('tr', {},
       td('User', u.username), td('Type', u.type), td('Status', u.isActive ? 'Active' : 'Disabled'),
       td('Last seen', fmtDate(u.lastSeen)),
-      h('td', {}, u.id === (currentUser() || {}).id || u.type === 'root' ? null : h('button', {
+      h('td', {}, h('button', { type: 'button', class: 'small', 'aria-label': `Edit ${u.username}`, onclick: () => edit(u).catch((ex) => showError(err, ex)) }, 'Edit'),
+        ' ', u.id === (currentUser() || {}).id || u.type === 'root' ? null : h('button', {
         type: 'button', class: 'small',
         onclick: async () => {
           try {
@@ -68,8 +116,17 @@ async function usersView(root) {
       load();
     } catch (ex) { showError(err, ex); }
   });
-  root.append(list, form);
+  root.append(list, err, editor, form);
   await load();
+}
+
+async function sessionsView(root) {
+  const r = await api('/api/auth-sessions');
+  const list = r.sessions || [];
+  root.append(h('p', { class: 'muted', text: `${list.length} signed-in session${list.length === 1 ? '' : 's'} (browsers and apps).` }),
+    table(['User', 'Device', 'Address', 'Last used', 'Expires'], list.map((s) => h('tr', {},
+      td('User', s.username || s.userId), td('Device', s.userAgent || 'Unknown'), td('Address', s.ipAddress || '—'),
+      td('Last used', fmtDate(s.updatedAt)), td('Expires', fmtDate(s.expiresAt))))));
 }
 
 async function keysView(root) {
@@ -175,9 +232,12 @@ async function librariesView(root) {
   };
   const load = async () => {
     const { libraries } = await api('/api/libraries');
-    clear(libs).append(table(['Library', 'Folders', 'Last scan', ''], libraries.map((l) => h('tr', {},
+    const issues = await Promise.all(libraries.map((l) => api(`/api/libraries/${enc(l.id)}/issues`).then((r) => r.issues || []).catch(() => [])));
+    clear(libs).append(table(['Library', 'Folders', 'Last scan', 'Issues', ''], libraries.map((l, i) => h('tr', {},
       td('Library', l.name), td('Folders', (l.folders || []).map((f) => f.fullPath).join(', ')),
       td('Last scan', fmtDate(l.lastScan)),
+      td('Issues', issues[i].length ? h('details', {}, h('summary', { text: `${issues[i].length} found` }),
+        h('ul', {}, issues[i].slice(0, 50).map((x) => h('li', { text: `${x.path || x.relPath || ''} ${x.message || x.reason || x.kind || ''}`.trim() })))) : 'None'),
       h('td', {}, h('button', {
         type: 'button', class: 'small',
         onclick: async () => {
