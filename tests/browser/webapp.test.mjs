@@ -30,9 +30,12 @@ let browser;
 const violations = [];
 const pageErrors = [];
 
-function startServer(data, library) {
+/// The binary refuses unknown SHELFWARDEN_* variables (SHELFWARDEN_BIN is ours, not its).
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHELFWARDEN_')));
+
+function startServer(data, library, extraEnv = {}) {
   return new Promise((resolve, reject) => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHELFWARDEN_')));
+    const env = { ...cleanEnv(), ...extraEnv };
     const child = spawn(BIN, ['serve', '--port', '0', '--allow-root', '--data', data, '--library', library],
       { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
@@ -103,7 +106,7 @@ before(async () => {
   const data = path.join(tmp, 'data');
   const library = path.join(tmp, 'library');
   mkdirSync(data);
-  execFileSync(BIN, ['--data', data, 'generate-library', '--books', '12', '--out', library], { stdio: 'ignore' });
+  execFileSync(BIN, ['--data', data, 'generate-library', '--books', '12', '--out', library], { stdio: 'ignore', env: cleanEnv() });
   ({ child: server, base } = await startServer(data, library));
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
@@ -334,4 +337,36 @@ test('the web app end to end', async (t) => {
   await page.context().close();
   assert.deepEqual(violations, [], 'Content-Security-Policy violations');
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+});
+
+test('throttled sign-in shows the wait from Retry-After', async () => {
+  // A second server with a tiny per-address limit, and a user made with the CLI.
+  const dir = mkdtempSync(path.join(tmpdir(), 'sw-throttle-'));
+  const data = path.join(dir, 'data');
+  mkdirSync(data);
+  execFileSync(BIN, ['--data', data, 'user', 'add', ADMIN[0], '--admin', '--password-stdin'], { input: `${ADMIN[1]}\n`, stdio: ['pipe', 'ignore', 'ignore'], env: cleanEnv() });
+  mkdirSync(path.join(dir, 'library'));
+  const s = await startServer(data, path.join(dir, 'library'), { SHELFWARDEN_RATE_LIMIT_AUTH_MAX: '2' });
+  const context = await browser.newContext({ baseURL: s.base });
+  const page = await context.newPage();
+  watch(page, violations);
+  try {
+    await page.goto('/#/login');
+    for (let i = 0; i < 4; i++) {
+      await page.getByLabel('Username').fill(ADMIN[0]);
+      await page.getByLabel('Password').fill(`wrong password number ${i}`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').waitFor();
+      if (await page.getByRole('alert').filter({ hasText: /Too many attempts/ }).count()) break;
+      await page.getByRole('button', { name: 'Sign in' }).waitFor({ state: 'visible' });
+    }
+    await page.getByRole('alert').filter({ hasText: /Too many attempts\. Try again in \d+ (seconds?|minutes)\./ }).waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Sign in' }).isDisabled(), 'the button waits out the limit');
+    await shot(page, 'login-throttled', 'desktop');
+  } finally {
+    await context.close();
+    s.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(violations, []);
 });

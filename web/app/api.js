@@ -40,7 +40,9 @@ async function errorFrom(resp) {
   }
   const retry = Number(resp.headers.get('Retry-After')) || 0;
   if (resp.status === 429) {
-    message = `Too many attempts. Try again in ${retry || 'a few'} second${retry === 1 ? '' : 's'}.`;
+    const mins = Math.ceil(retry / 60);
+    const wait = !retry ? 'a few seconds' : retry < 120 ? `${retry} second${retry === 1 ? '' : 's'}` : `${mins} minutes`;
+    message = `Too many attempts. Try again in ${wait}.`;
   } else if (resp.status >= 500) {
     message = 'The server had a problem. Try again.';
   } else if (!message) {
