@@ -281,6 +281,12 @@ test('the web app end to end', async (t) => {
     await shot(page, 'admin-keys', 'desktop');
 
     await page.getByRole('link', { name: 'Libraries' }).click();
+    await page.getByRole('heading', { name: 'Add a library' }).waitFor();
+    // A folder the server refuses (it does not exist) gives a readable error, not a crash.
+    await page.getByLabel('Name', { exact: true }).fill('Nowhere');
+    await page.getByLabel('Folder on the server').fill(path.join(tmp, 'no-such-folder'));
+    await page.getByRole('button', { name: 'Add and scan' }).click();
+    await page.getByRole('alert').waitFor();
     await page.getByRole('button', { name: 'Scan now' }).click();
     await page.getByRole('cell', { name: 'library-scan' }).first().waitFor();
     await shot(page, 'admin-libraries', 'desktop');

@@ -245,7 +245,24 @@ async function librariesView(root) {
         },
       }, 'Scan now'))))));
   };
-  root.append(libs, err, h('h2', { text: 'Tasks' }), tasks);
+  const form = h('form', { class: 'card', 'aria-labelledby': 'nl-h' },
+    h('h2', { id: 'nl-h', text: 'Add a library' }),
+    h('div', { class: 'row-fields' },
+      field('Name', { name: 'name', required: true, autocomplete: 'off' }),
+      field('Folder on the server', { name: 'folder', required: true, autocomplete: 'off', placeholder: '/srv/audiobooks' })),
+    h('button', { type: 'submit', class: 'primary', text: 'Add and scan' }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.hidden = true;
+    const f = new FormData(form);
+    try {
+      await api('/api/libraries', { method: 'POST', body: { name: f.get('name').trim(), mediaType: 'book', folders: [{ fullPath: f.get('folder').trim() }] } });
+      toast(`Library ${f.get('name')} added; scanning.`);
+      form.reset();
+      await Promise.all([load(), loadTasks()]);
+    } catch (ex) { showError(err, ex); }
+  });
+  root.append(libs, err, form, h('h2', { text: 'Tasks' }), tasks);
   await Promise.all([load(), loadTasks()]);
   clearInterval(taskPoll);
   taskPoll = setInterval(() => loadTasks().catch(() => {}), 2000);
