@@ -40,6 +40,12 @@ if ! "$venv/bin/python" -c 'import aioaudiobookshelf, pytest, pytest_asyncio' >/
     -r tests/compat/requirements.txt
 fi
 
+# A local S3 stand-in for the off-site backup test (tests/integration/backup.rs finds it in this venv).
+if [ ! -x "$venv/bin/moto_server" ]; then
+  say "installing moto[server] (local S3 for the backup tests)"
+  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]'
+fi
+
 # --- pebble, the ACME test server for the HTTPS tests ------------------------------------------
 if ! command -v pebble >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then

@@ -45,6 +45,32 @@ pub struct Config {
     pub log_format: String,
     /// Scan the libraries at start.
     pub scan_on_start: bool,
+    /// When to back up: 5-field cron in UTC (e.g. `30 1 * * *`) or `@daily`; unset means off.
+    pub backup_schedule: Option<String>,
+    /// Retention: the N newest backups are kept, and the newest backup of each of the last N
+    /// days / ISO weeks / months. All four 0 turns pruning off.
+    pub backup_keep_last: u32,
+    pub backup_keep_daily: u32,
+    pub backup_keep_weekly: u32,
+    pub backup_keep_monthly: u32,
+    /// File holding the passphrase scheduled backups are encrypted with.
+    pub backup_passphrase_file: Option<PathBuf>,
+    /// age public keys (`age1...`) scheduled backups are encrypted to; the matching private keys
+    /// should live somewhere other than this server.
+    pub backup_recipients: Vec<String>,
+    /// Put the token-signing key and the config file into scheduled backups.
+    pub backup_include_secrets: bool,
+    /// Folders (e.g. a NAS mount) every scheduled backup is copied to.
+    pub backup_destinations: Vec<PathBuf>,
+    /// S3-compatible object storage for off-site copies; enabled by setting the bucket.
+    pub backup_s3_endpoint: Option<String>,
+    pub backup_s3_bucket: Option<String>,
+    pub backup_s3_prefix: String,
+    pub backup_s3_region: String,
+    pub backup_s3_access_key_id: Option<String>,
+    pub backup_s3_secret_access_key: Option<String>,
+    /// Allow a plain-http S3 endpoint that is not on loopback.
+    pub backup_s3_allow_http: bool,
     /// Watch library folders and rescan after changes (a library can also turn its watcher off).
     pub watch_libraries: bool,
     /// Networks allowed to reach the server at all (CIDRs or presets `lan`, `tailscale`, `loopback`); empty = all.
@@ -113,6 +139,22 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             log_format: "text".into(),
             scan_on_start: true,
+            backup_schedule: None,
+            backup_keep_last: 3,
+            backup_keep_daily: 7,
+            backup_keep_weekly: 4,
+            backup_keep_monthly: 6,
+            backup_passphrase_file: None,
+            backup_recipients: Vec::new(),
+            backup_include_secrets: false,
+            backup_destinations: Vec::new(),
+            backup_s3_endpoint: None,
+            backup_s3_bucket: None,
+            backup_s3_prefix: "shelfwarden".into(),
+            backup_s3_region: "us-east-1".into(),
+            backup_s3_access_key_id: None,
+            backup_s3_secret_access_key: None,
+            backup_s3_allow_http: false,
             watch_libraries: true,
             allow: Vec::new(),
             admin_allow: Vec::new(),
@@ -217,6 +259,70 @@ const ENV_KEYS: &[EnvKey] = &[
         key: "scan_on_start",
     },
     EnvKey {
+        names: &["SHELFWARDEN_BACKUP_SCHEDULE"],
+        key: "backup_schedule",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_LAST"],
+        key: "backup_keep_last",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_DAILY"],
+        key: "backup_keep_daily",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_WEEKLY"],
+        key: "backup_keep_weekly",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_KEEP_MONTHLY"],
+        key: "backup_keep_monthly",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_PASSPHRASE_FILE"],
+        key: "backup_passphrase_file",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_RECIPIENTS"],
+        key: "backup_recipients",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_INCLUDE_SECRETS"],
+        key: "backup_include_secrets",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_DESTINATIONS"],
+        key: "backup_destinations",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_ENDPOINT"],
+        key: "backup_s3_endpoint",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_BUCKET"],
+        key: "backup_s3_bucket",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_PREFIX"],
+        key: "backup_s3_prefix",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_REGION"],
+        key: "backup_s3_region",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_ACCESS_KEY_ID"],
+        key: "backup_s3_access_key_id",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_SECRET_ACCESS_KEY"],
+        key: "backup_s3_secret_access_key",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_BACKUP_S3_ALLOW_HTTP"],
+        key: "backup_s3_allow_http",
+    },
+    EnvKey {
         names: &["SHELFWARDEN_WATCH_LIBRARIES"],
         key: "watch_libraries",
     },
@@ -310,7 +416,11 @@ const ENV_KEYS: &[EnvKey] = &[
 const OPTIONAL_INT_KEYS: &[&str] = &["redirect_port", "acme_renew_before_days"];
 
 /// Keys whose value may come from a file named by `<ENV>_FILE` (Docker/systemd secrets).
-const SECRET_KEYS: &[&str] = &["jwt_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "jwt_secret",
+    "backup_s3_access_key_id",
+    "backup_s3_secret_access_key",
+];
 
 /// SHELFWARDEN_* variables that are not configuration keys but are read elsewhere.
 const OTHER_ENV: &[&str] = &["SHELFWARDEN_DATA", "SHELFWARDEN_CONFIG", "SHELFWARDEN_LOG"];
@@ -402,6 +512,7 @@ impl Config {
         {
             bail!("public_url must start with https:// (or http://)");
         }
+        self.validate_backup()?;
         for (key, list) in [("allow", &self.allow), ("admin_allow", &self.admin_allow)] {
             crate::auth::allowlist::parse_list(list).map_err(|e| {
                 anyhow::anyhow!("{key}: {e}; use CIDRs like 192.168.1.0/24 or the presets lan, tailscale, loopback")
@@ -430,14 +541,76 @@ impl Config {
     }
 }
 
+impl Config {
+    fn validate_backup(&self) -> anyhow::Result<()> {
+        if let Some(spec) = &self.backup_schedule {
+            spec.parse::<crate::backup::CronSchedule>()?;
+            if self.backup_passphrase_file.is_some() != self.backup_recipients.is_empty() {
+                bail!(
+                    "backup_schedule is set, so set exactly one of backup_passphrase_file or backup_recipients \
+                     (backups are always encrypted)"
+                );
+            }
+        }
+        for d in &self.backup_destinations {
+            if !d.is_absolute() {
+                bail!(
+                    "backup_destinations must be absolute paths; {} is not",
+                    d.display()
+                );
+            }
+        }
+        for r in &self.backup_recipients {
+            crate::backup::crypto::parse_recipient(r)?;
+        }
+        if let Some(bucket) = &self.backup_s3_bucket {
+            if bucket.is_empty() {
+                bail!("backup_s3_bucket must not be empty");
+            }
+            if self.backup_s3_access_key_id.is_some() != self.backup_s3_secret_access_key.is_some()
+            {
+                bail!(
+                    "set both backup_s3_access_key_id and backup_s3_secret_access_key, or neither"
+                );
+            }
+            if let Some(endpoint) = &self.backup_s3_endpoint {
+                let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                    .iter()
+                    .any(|p| endpoint.starts_with(p));
+                if endpoint.starts_with("http://") && !loopback && !self.backup_s3_allow_http {
+                    bail!(
+                        "backup_s3_endpoint {endpoint} is plain http; use https, or set backup_s3_allow_http = true \
+                         if the network path is trusted"
+                    );
+                }
+                if !endpoint.starts_with("https://") && !endpoint.starts_with("http://") {
+                    bail!("backup_s3_endpoint must start with https://");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The S3 settings with http allowed where validation accepted it (loopback test servers).
+    pub fn backup_s3_http_ok(&self) -> bool {
+        self.backup_s3_allow_http
+            || self
+                .backup_s3_endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://"))
+    }
+}
+
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> anyhow::Result<()> {
     for (name, _) in env {
         if let Some(rest) = name.strip_prefix("SHELFWARDEN_") {
             let base = rest.strip_suffix("_FILE").unwrap_or(rest);
+            // `rest` too: a key may itself end in _FILE (backup_passphrase_file).
             let known = ENV_KEYS.iter().any(|k| {
-                k.names
-                    .iter()
-                    .any(|n| n.strip_prefix("SHELFWARDEN_") == Some(base))
+                k.names.iter().any(|n| {
+                    let n = n.strip_prefix("SHELFWARDEN_");
+                    n == Some(base) || n == Some(rest)
+                })
             }) || OTHER_ENV.contains(&name.as_str());
             if !known {
                 bail!(
@@ -621,6 +794,71 @@ mod tests {
             ("SHELFWARDEN_FORCE_RATE_LIMIT_OFF", "1"),
         ]);
         assert!(Config::load(dir.path(), None, &forced).is_ok());
+    }
+
+    #[test]
+    fn backup_settings_are_validated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        let bad = [
+            vec![("SHELFWARDEN_BACKUP_SCHEDULE", "30 1 * * *")],
+            vec![
+                ("SHELFWARDEN_BACKUP_SCHEDULE", "61 1 * * *"),
+                ("SHELFWARDEN_BACKUP_RECIPIENTS", key),
+            ],
+            vec![("SHELFWARDEN_BACKUP_RECIPIENTS", "age1nope")],
+            vec![("SHELFWARDEN_BACKUP_DESTINATIONS", "relative/dir")],
+            vec![
+                ("SHELFWARDEN_BACKUP_S3_BUCKET", "b"),
+                ("SHELFWARDEN_BACKUP_S3_ENDPOINT", "http://nas.lan:9000"),
+            ],
+            vec![
+                ("SHELFWARDEN_BACKUP_S3_BUCKET", "b"),
+                ("SHELFWARDEN_BACKUP_S3_ACCESS_KEY_ID", "id-only"),
+            ],
+        ];
+        for case in bad {
+            assert!(
+                Config::load(dir.path(), None, &env(&case)).is_err(),
+                "{case:?} must be refused"
+            );
+        }
+        let f = dir.path().join("s3secret");
+        std::fs::write(&f, "sekrit\n").expect("write");
+        let c = Config::load(
+            dir.path(),
+            None,
+            &env(&[
+                ("SHELFWARDEN_BACKUP_SCHEDULE", "@daily"),
+                ("SHELFWARDEN_BACKUP_RECIPIENTS", key),
+                ("SHELFWARDEN_BACKUP_DESTINATIONS", "/mnt/a,/mnt/b"),
+                ("SHELFWARDEN_BACKUP_S3_BUCKET", "b"),
+                ("SHELFWARDEN_BACKUP_S3_ENDPOINT", "http://127.0.0.1:9000"),
+                ("SHELFWARDEN_BACKUP_S3_ACCESS_KEY_ID", "id"),
+                (
+                    "SHELFWARDEN_BACKUP_S3_SECRET_ACCESS_KEY_FILE",
+                    f.to_str().unwrap_or(""),
+                ),
+                ("SHELFWARDEN_BACKUP_KEEP_DAILY", "3"),
+            ]),
+        )
+        .expect("load");
+        let p = Config::load(
+            dir.path(),
+            None,
+            &env(&[
+                ("SHELFWARDEN_BACKUP_SCHEDULE", "@daily"),
+                ("SHELFWARDEN_BACKUP_PASSPHRASE_FILE", "/etc/pass"),
+            ]),
+        )
+        .expect("a key whose own name ends in _FILE");
+        assert_eq!(
+            p.backup_passphrase_file.as_deref(),
+            Some(Path::new("/etc/pass"))
+        );
+        assert_eq!(c.backup_destinations.len(), 2);
+        assert_eq!(c.backup_s3_secret_access_key.as_deref(), Some("sekrit"));
+        assert_eq!(c.backup_keep_daily, 3);
     }
 }
 

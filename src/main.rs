@@ -1,7 +1,7 @@
 use clap::Parser;
 use shelfwarden::cli::{
-    BenchCommand, Cli, Command, apikey, audit, bench_http, bench_scan, bench_tls, demo, scan,
-    serve, user,
+    BenchCommand, Cli, Command, apikey, audit, backup, bench_http, bench_scan, bench_tls, demo,
+    scan, serve, user,
 };
 
 fn main() -> std::process::ExitCode {
@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
             BenchCommand::Http(args) => bench_http::run(&args),
         },
         Command::User { command } => user::run(&cli.data, command),
+        Command::Backup { command } => backup::run(&cli.data, command),
         Command::Apikey { command } => apikey::run(&cli.data, command),
         Command::Audit { command } => audit::run(&cli.data, command),
     };

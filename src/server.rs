@@ -123,6 +123,15 @@ pub fn announce_setup(state: &AppState) -> anyhow::Result<()> {
 
 /// Serves until SIGINT/SIGTERM, then finishes in-flight requests. Plain HTTP or HTTPS as
 /// `tls::decide` says; with HTTPS, optionally a plain-HTTP redirect listener beside it.
+/// Stops a background task whichever way `serve` returns (a backup must not outlive shutdown).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow::Result<()> {
     let decision = tls::decide(&state.config)?;
     let addr = SocketAddr::new(state.config.bind, state.config.port);
@@ -145,6 +154,14 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
             let _ = rx.wait_for(|stop| *stop).await;
         }
     };
+    // --- scheduled backups (issue 9); returns at once when backup_schedule is unset ---
+    let _backups = AbortOnDrop(tokio::spawn(crate::backup::run_scheduler(
+        state.store.clone(),
+        state.config.clone(),
+        state.data_dir.clone(),
+        state.clock.clone(),
+    )));
+    // --- end scheduled backups ---
     if decision.mode == tls::Mode::Off {
         if state.config.redirect_port.is_some() {
             tracing::warn!(

@@ -2,6 +2,7 @@
 
 pub mod apikey;
 pub mod audit;
+pub mod backup;
 pub mod bench_http;
 pub mod bench_scan;
 pub mod bench_tls;
@@ -60,6 +61,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: user::UserCommand,
+    },
+    /// Encrypted backups: create, verify, restore, list, prune.
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
     },
     /// Manage API keys.
     Apikey {

@@ -81,6 +81,8 @@ fn routes() -> Router<AppState> {
             get(shelves::personalized),
         )
         .route("/api/tasks", get(libraries::tasks))
+        .route("/api/backups", get(abs::backups::list).post(abs::backups::create))
+        .route("/api/backups/{id}/download", get(abs::backups::download))
         .route("/api/authors/{id}", get(entities::author))
         .route("/api/authors/{id}/image", get(entities::author_image))
         .route("/api/series/{id}", get(entities::series))

@@ -720,6 +720,7 @@ async fn cors_only_for_the_abs_apps_and_configured_origins() {
 fn readme_documents_every_configuration_key() {
     let readme = include_str!("../../README.md");
     let tls = include_str!("../../docs/TLS.md");
+    let backup = include_str!("../../docs/BACKUP.md");
     let config = include_str!("../../src/config.rs");
     let keys: Vec<&str> = config
         .lines()
@@ -730,7 +731,9 @@ fn readme_documents_every_configuration_key() {
     assert!(keys.len() > 30, "parsed {keys:?}");
     for key in keys {
         assert!(
-            readme.contains(&format!("`{key}`")) || tls.contains(&format!("`{key}`")),
+            readme.contains(&format!("`{key}`"))
+                || tls.contains(&format!("`{key}`"))
+                || backup.contains(&format!("`{key}`")),
             "README lacks `{key}`"
         );
     }

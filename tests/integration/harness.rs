@@ -182,6 +182,15 @@ impl Builder {
 
     async fn start_inner(self, check: bool) -> TestServer {
         let data = tempfile::tempdir().expect("tempdir");
+        self.start_in_dir(data, check).await
+    }
+
+    /// Starts on an existing data dir (e.g. one a backup was restored into).
+    pub async fn start_in(self, data: tempfile::TempDir) -> TestServer {
+        self.start_in_dir(data, true).await
+    }
+
+    async fn start_in_dir(self, data: tempfile::TempDir, check: bool) -> TestServer {
         if let Some((name, pw)) = &self.admin {
             let out = run_cli(
                 data.path(),

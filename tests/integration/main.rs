@@ -4,6 +4,7 @@
 // A failed unwrap in a test is a test failure with a line number, which is all a test needs.
 #![allow(clippy::unwrap_used)]
 
+mod backup;
 mod foundation;
 mod hardening;
 mod harness;

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod browse;
 pub mod catalog;
 pub mod entities;
