@@ -291,6 +291,13 @@ test('the web app end to end', async (t) => {
     await page.getByRole('cell', { name: 'library-scan' }).first().waitFor();
     await shot(page, 'admin-libraries', 'desktop');
 
+    await page.getByRole('link', { name: 'Backups' }).click();
+    await page.getByText('No backup has been made yet.').waitFor();
+    // No backup key is configured here: the server's reason is shown.
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.getByRole('alert').filter({ hasText: /backup key/ }).waitFor();
+    await shot(page, 'admin-backups', 'desktop');
+
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('button', { name: 'Filter' }).waitFor();
     await page.getByLabel('Action').selectOption('user.create');
@@ -331,7 +338,7 @@ test('the web app end to end', async (t) => {
     await phone.goto('/#/account');
     await phone.getByRole('heading', { name: 'Sessions and devices' }).waitFor();
     await shot(phone, 'account', 'phone');
-    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries']) {
+    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries', 'backups']) {
       await phone.goto(`/#/admin/${s}`);
       await phone.getByRole('heading', { name: 'Administration' }).waitFor();
       await phone.locator('main table, main .muted').first().waitFor();

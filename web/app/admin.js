@@ -6,7 +6,7 @@ import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './
 const enc = encodeURIComponent;
 
 function tabs(active) {
-  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries']];
+  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups']];
   return h('nav', { class: 'tabs', 'aria-label': 'Administration' },
     t.map(([id, label]) => h('a', { href: `#/admin/${id}`, 'aria-current': id === active ? 'page' : null, text: label })));
 }
@@ -26,6 +26,7 @@ export async function adminView(root, section, params) {
   root.append(body);
   if (section === 'keys') return keysView(body);
   if (section === 'sessions') return sessionsView(body);
+  if (section === 'backups') return backupsView(body);
   if (section === 'audit') return auditView(body, params);
   if (section === 'libraries') return librariesView(body);
   return usersView(body);
@@ -179,7 +180,8 @@ async function keysView(root) {
 const ACTIONS = ['login.success', 'login.failure', 'login.throttled', 'login.locked', 'logout', 'refresh.failure',
   'password.change', 'password.reset', 'user.create', 'user.update', 'user.delete', 'user.disable', 'user.permissions',
   'session.revoke', 'apikey.create', 'apikey.update', 'apikey.revoke', 'apikey.delete', 'apikey.refused',
-  'library.create', 'library.update', 'library.delete', 'allowlist.refused', 'server.init', 'audit.prune'];
+  'library.create', 'library.update', 'library.delete', 'backup.create', 'backup.restore', 'backup.download',
+  'allowlist.refused', 'server.init', 'audit.prune'];
 
 async function auditView(root, params) {
   const page = Math.max(0, Number(params.get('page')) || 0);
@@ -266,4 +268,54 @@ async function librariesView(root) {
   await Promise.all([load(), loadTasks()]);
   clearInterval(taskPoll);
   taskPoll = setInterval(() => loadTasks().catch(() => {}), 2000);
+}
+
+function fmtBytes(n) {
+  if (!n && n !== 0) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+async function backupsView(root) {
+  const err = errorBox();
+  const list = h('div');
+  const state = h('div', { role: 'status' });
+  const load = async () => {
+    const r = await api('/api/backups');
+    const st = r.status || {};
+    const label = { ok: 'Backups are working.', failing: 'The last backup failed.', never: 'No backup has been made yet.' }[st.state] || '';
+    clear(state).append(h('p', { class: st.state === 'failing' ? 'error' : 'muted', text: label }),
+      st.lastError ? h('p', { class: 'error', text: st.lastError }) : null,
+      (st.offsiteErrors || []).length ? h('ul', {}, st.offsiteErrors.map((e) => h('li', { class: 'error', text: e }))) : null,
+      h('p', { class: 'muted', text: `Schedule: ${r.scheduled || 'none'}. Last success: ${fmtDate(st.lastSuccessMs)}.` }));
+    clear(list).append((r.backups || []).length
+      ? table(['Backup', 'Size', 'Created', ''], r.backups.map((b) => h('tr', {},
+        td('Backup', h('code', { text: b.filename })), td('Size', fmtBytes(b.fileSize)), td('Created', fmtDate(b.createdAt)),
+        h('td', {}, h('button', { type: 'button', class: 'small', onclick: () => download(b).catch((ex) => showError(err, ex)) }, 'Download')))))
+      : h('p', { class: 'muted', text: 'No backups on disk.' }));
+  };
+  // The download route wants the Bearer token, which a plain link cannot send: fetch, then save.
+  const download = async (b) => {
+    const resp = await api(`/api/backups/${enc(b.id)}/download`, { raw: true });
+    const url = URL.createObjectURL(await resp.blob());
+    const a = h('a', { href: url, download: b.filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  };
+  const now = h('button', {
+    type: 'button', class: 'primary',
+    onclick: async () => {
+      err.hidden = true;
+      now.disabled = true;
+      try { await api('/api/backups', { method: 'POST' }); toast('Backup made.'); await load(); } catch (ex) { showError(err, ex); }
+      now.disabled = false;
+    },
+  }, 'Back up now');
+  root.append(state, h('div', { class: 'actions' }, now), err, list,
+    h('p', { class: 'muted', text: 'Backups are encrypted with the key in the server configuration; restoring is done from the command line (shelfwarden backup restore).' }));
+  await load();
 }
