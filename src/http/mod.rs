@@ -81,7 +81,10 @@ fn routes() -> Router<AppState> {
             get(shelves::personalized),
         )
         .route("/api/tasks", get(libraries::tasks))
-        .route("/api/backups", get(abs::backups::list).post(abs::backups::create))
+        .route(
+            "/api/backups",
+            get(abs::backups::list).post(abs::backups::create),
+        )
         .route("/api/backups/{id}/download", get(abs::backups::download))
         .route("/api/authors/{id}", get(entities::author))
         .route("/api/authors/{id}/image", get(entities::author_image))
