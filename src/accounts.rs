@@ -76,11 +76,7 @@ pub fn create_user_blocking(
             return Err(AppError::bad_request("Username already taken"));
         }
         if to_insert.user_type == UserType::Root {
-            let has_root: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM users WHERE type = 'root')",
-                [],
-                |r| r.get(0),
-            )?;
+            let has_root = users::has_root(tx)?;
             if has_root {
                 return Err(AppError::bad_request("A root user already exists"));
             }
@@ -137,10 +133,7 @@ pub fn set_active_blocking(
         if !active {
             u.legacy_token_id = uuid::Uuid::new_v4().to_string();
             auth_sessions::delete_for_user(tx, &u.id)?;
-            tx.execute(
-                "UPDATE api_keys SET is_active = 0 WHERE user_id = ?1",
-                [&u.id],
-            )?;
+            crate::auth::api_keys::revoke_all_for_user(tx, &u.id, now)?;
         }
         users::update(tx, &u)?;
         Ok(u)

@@ -115,6 +115,12 @@ pub struct Config {
     pub acme_renew_before_days: Option<u32>,
     /// Longest wait between certificate checks, seconds.
     pub acme_check_interval: u64,
+    /// At start, ask `release_check_url` whether a newer release exists and log a notice if so.
+    /// Off by default: no network traffic the operator did not ask for.
+    pub release_check: bool,
+    /// Where the release check asks (JSON with `tag_name` or `version`, or plain text); the
+    /// project's release feed when unset.
+    pub release_check_url: Option<String>,
 }
 
 impl Default for Config {
@@ -177,6 +183,8 @@ impl Default for Config {
             acme_challenge: "auto".into(),
             acme_renew_before_days: None,
             acme_check_interval: 43_200,
+            release_check: false,
+            release_check_url: None,
         }
     }
 }
@@ -410,6 +418,14 @@ const ENV_KEYS: &[EnvKey] = &[
         names: &["SHELFWARDEN_ACME_CHECK_INTERVAL"],
         key: "acme_check_interval",
     },
+    EnvKey {
+        names: &["SHELFWARDEN_RELEASE_CHECK"],
+        key: "release_check",
+    },
+    EnvKey {
+        names: &["SHELFWARDEN_RELEASE_CHECK_URL"],
+        key: "release_check_url",
+    },
 ];
 
 /// Optional whole-number keys: absent from the serialized defaults, so their type is listed here.
@@ -527,6 +543,11 @@ impl Config {
                     "allowed_origins entries must be full origins like https://app.example.org, not {origin:?}"
                 );
             }
+        }
+        if let Some(url) = &self.release_check_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("release_check_url must start with https:// (or http://)");
         }
         crate::tls::validate(self)?;
         for net in &self.trusted_proxies {

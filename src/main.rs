@@ -1,7 +1,7 @@
 use clap::Parser;
 use shelfwarden::cli::{
     BenchCommand, Cli, Command, apikey, audit, backup, bench_http, bench_scan, bench_tls, demo,
-    scan, serve, user,
+    doctor, import_abs, scan, serve, user,
 };
 
 fn main() -> std::process::ExitCode {
@@ -20,6 +20,13 @@ fn main() -> std::process::ExitCode {
         Command::Backup { command } => backup::run(&cli.data, command),
         Command::Apikey { command } => apikey::run(&cli.data, command),
         Command::Audit { command } => audit::run(&cli.data, command),
+        Command::ImportAbs(args) => import_abs::run(&cli.data, args),
+        // These two choose their own exit status (doctor: 2 on high findings; healthcheck: 1 when down).
+        Command::Doctor(args) => match doctor::run(&cli.data, args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Healthcheck(args) => return doctor::healthcheck(&cli.data, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -58,7 +58,7 @@ pub fn refuse_root(allow_root: bool) -> anyhow::Result<()> {
         anyhow::bail!(
             "refusing to run as root: a server bug would then own the whole machine. Run shelfwarden as an \
              unprivileged user (e.g. `sudo -u shelfwarden shelfwarden serve`, the systemd unit, or the container \
-             image, which runs as UID 10001). If you must, pass --allow-root."
+             image, which runs as UID 65532). If you must, pass --allow-root."
         );
     }
     Ok(())

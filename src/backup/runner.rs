@@ -79,6 +79,7 @@ pub async fn run_once(
             let file = o.backup.path.display().to_string();
             let size = o.backup.size;
             let errors = o.offsite_errors.clone();
+            let copied = o.copies.len();
             let event = event.target(file.clone()).details(serde_json::json!({
                 "ok": errors.is_empty(),
                 "bytes": size,
@@ -88,7 +89,7 @@ pub async fn run_once(
             }));
             store
                 .write(move |tx| {
-                    status::record_success(tx, now_ms, &file, size, errors)?;
+                    status::record_success(tx, now_ms, &file, size, errors, copied)?;
                     audit::append(tx, &event, now_ms).map(|_| ())
                 })
                 .await

@@ -18,6 +18,10 @@ pub struct BackupStatus {
     pub last_error: Option<String>,
     /// Off-site destinations that failed on the last run, with their errors.
     pub offsite_errors: Vec<String>,
+    /// Every backup Shelfwarden writes is age-encrypted; recorded so health checks need not assume.
+    pub encrypted: bool,
+    /// The last time every configured off-site copy succeeded (None: never copied off-site).
+    pub last_offsite_ms: Option<i64>,
 }
 
 /// What `/status` and the admin UI show.
@@ -59,8 +63,13 @@ pub fn record_success(
     file: &str,
     bytes: u64,
     offsite_errors: Vec<String>,
+    offsite_copies: usize,
 ) -> StoreResult<()> {
     let mut s = load(conn)?;
+    s.encrypted = true;
+    if offsite_copies > 0 && offsite_errors.is_empty() {
+        s.last_offsite_ms = Some(now_ms);
+    }
     s.last_success_ms = Some(now_ms);
     s.last_success_file = Some(file.to_string());
     s.last_success_bytes = Some(bytes);
@@ -93,11 +102,11 @@ mod tests {
         assert_eq!(health(&conn).expect("h").state, "never");
         record_failure(&conn, 10, "disk full").expect("rec");
         assert_eq!(health(&conn).expect("h").state, "failing");
-        record_success(&conn, 20, "a.swbak", 5, vec![]).expect("rec");
+        record_success(&conn, 20, "a.swbak", 5, vec![], 0).expect("rec");
         let h = health(&conn).expect("h");
         assert_eq!(h.state, "ok");
         assert_eq!(h.status.last_error.as_deref(), Some("disk full"));
-        record_success(&conn, 30, "b.swbak", 5, vec!["s3: denied".into()]).expect("rec");
+        record_success(&conn, 30, "b.swbak", 5, vec!["s3: denied".into()], 1).expect("rec");
         assert_eq!(health(&conn).expect("h").state, "failing");
     }
 }

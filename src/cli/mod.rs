@@ -7,6 +7,8 @@ pub mod bench_http;
 pub mod bench_scan;
 pub mod bench_tls;
 pub mod demo;
+pub mod doctor;
+pub mod import_abs;
 pub mod scan;
 pub mod serve;
 pub mod user;
@@ -30,10 +32,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `--version`: the build facts recorded by build.rs, so a bug report says exactly what runs.
 fn long_version() -> &'static str {
     concat!(
         env!("CARGO_PKG_VERSION"),
-        " (ABS API 2.36-compatible, SQLite bundled)"
+        " (ABS API 2.36-compatible, SQLite bundled)\ncommit: ",
+        env!("SHELFWARDEN_GIT_HASH"),
+        "\nbuilt: ",
+        env!("SHELFWARDEN_BUILD_DATE"),
+        "\ntarget: ",
+        env!("SHELFWARDEN_TARGET")
     )
 }
 
@@ -72,11 +80,17 @@ pub enum Command {
         #[command(subcommand)]
         command: apikey::ApikeyCommand,
     },
+    /// Judge this deployment's security: configuration, data dir, accounts, backups (exit 2 on high findings).
+    Doctor(doctor::DoctorArgs),
+    /// Exit 0 when the local server answers /healthcheck (for container HEALTHCHECKs).
+    Healthcheck(doctor::HealthcheckArgs),
     /// Check, export or prune the audit log.
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Import users, libraries, books, progress and history from Audiobookshelf.
+    ImportAbs(import_abs::ImportAbsArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

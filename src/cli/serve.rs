@@ -7,6 +7,14 @@ use crate::config::Config;
 use crate::server;
 
 pub fn load_config(data: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
+    let config = load_config_unvalidated(data, args)?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// The layers and the flags, not yet validated: `doctor` judges a configuration even when the
+/// server would refuse it.
+pub fn load_config_unvalidated(data: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     let mut config = Config::load_unvalidated(data, args.config.as_deref(), &process_env())?;
     if let Some(bind) = args.bind {
         config.bind = bind;
@@ -16,7 +24,6 @@ pub fn load_config(data: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     }
     config.libraries.extend(args.libraries.iter().cloned());
     apply_tls_args(&mut config, args);
-    config.validate()?;
     Ok(config)
 }
 
@@ -64,6 +71,7 @@ pub fn run(data: &Path, args: ServeArgs) -> anyhow::Result<()> {
         let (state, socket_layers) = server::build_state(config, data.to_path_buf())?;
         server::announce_setup(&state)?;
         server::start_background(&state)?;
+        crate::release::spawn(&state.config);
         server::serve(state, socket_layers).await
     })
 }

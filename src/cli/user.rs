@@ -48,13 +48,7 @@ pub fn run(data: &Path, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Add { name, admin, .. } => {
             let password = read_password_stdin()?;
             let user_type = if admin {
-                let has_root = store.read_blocking(|c| {
-                    Ok(c.query_row(
-                        "SELECT EXISTS(SELECT 1 FROM users WHERE type = 'root')",
-                        [],
-                        |r| r.get::<_, bool>(0),
-                    )?)
-                })?;
+                let has_root = store.read_blocking(users::has_root)?;
                 if has_root {
                     UserType::Admin
                 } else {

@@ -22,8 +22,8 @@ pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
     use abs::{
-        api_keys, audit, auth, browse, entities, items, libraries, me, playback, progress, server,
-        shelves, users,
+        api_keys, audit, auth, browse, entities, items, libraries, me, playback, progress,
+        security, server, shelves, users,
     };
     use axum::routing::{delete, patch};
     Router::new()
@@ -56,6 +56,7 @@ fn routes() -> Router<AppState> {
         .route("/api/audit", get(audit::list))
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::verify))
+        .route("/api/security/findings", get(security::findings))
         // Libraries and browsing.
         .route(
             "/api/libraries",

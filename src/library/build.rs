@@ -152,6 +152,12 @@ pub fn build(input: BuildInput<'_>) -> Built {
     }
 
     let mut sources: BTreeMap<MetadataSource, MetaPatch> = sidecar::read_sidecars(&g.files);
+    if let Some(edited) = crate::library::edits::read(input.data_dir, &input.identity.id) {
+        sources.insert(
+            MetadataSource::AbsMetadata,
+            sidecar::parse_abs_json(&edited),
+        );
+    }
     sources.insert(MetadataSource::FolderStructure, from_folder(info.clone()));
     if let Some(first) = audio.first() {
         sources.insert(MetadataSource::AudioMetatags, from_tags(&first.meta_tags));

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod chapters;
 pub mod covers;
+pub mod edits;
 pub mod folders;
 pub mod generator;
 pub mod grammar;

@@ -169,3 +169,50 @@ pub fn set_last_scan(
     )?;
     Ok(())
 }
+
+/// Library ids in display order.
+pub fn ids_in_display_order(conn: &Connection) -> StoreResult<Vec<String>> {
+    let mut st =
+        conn.prepare_cached("SELECT id FROM libraries ORDER BY display_order, created_at")?;
+    let ids = st
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(ids)
+}
+
+/// The counter the catalog-version triggers bump (None: no such library).
+pub fn catalog_version(conn: &Connection, id: &str) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT catalog_version FROM libraries WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Marks the library's catalog changed (settings changes are not covered by the triggers).
+pub fn bump_catalog_version(conn: &Connection, id: &str) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE libraries SET catalog_version = catalog_version + 1 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+/// The library an item, author or series belongs to.
+pub fn library_of(conn: &Connection, kind: LibraryMember, id: &str) -> StoreResult<Option<String>> {
+    let sql = match kind {
+        LibraryMember::Item => "SELECT library_id FROM items WHERE id = ?1",
+        LibraryMember::Author => "SELECT library_id FROM authors WHERE id = ?1",
+        LibraryMember::Series => "SELECT library_id FROM series WHERE id = ?1",
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum LibraryMember {
+    Item,
+    Author,
+    Series,
+}

@@ -27,6 +27,7 @@ use crate::error::AppError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_catalog_version.sql"),
+    include_str!("migrations/0003_collections.sql"),
 ];
 
 /// The newest schema version this binary knows.
@@ -183,4 +184,10 @@ pub fn sqlite_version() -> &'static str {
 /// Converts a JSON text column into a value, treating bad JSON as empty (never panics on old rows).
 pub fn json_col<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+/// A trivial query, for health checks.
+pub fn ping(conn: &Connection) -> StoreResult<()> {
+    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
 }

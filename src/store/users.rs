@@ -136,3 +136,11 @@ pub fn touch_last_seen(conn: &Connection, id: &str, now: i64) -> StoreResult<()>
     )?;
     Ok(())
 }
+
+pub fn has_root(conn: &Connection) -> StoreResult<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM users WHERE type = 'root')",
+        [],
+        |r| r.get(0),
+    )?)
+}

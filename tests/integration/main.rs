@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod backup;
+mod doctor;
 mod foundation;
 mod hardening;
 mod harness;

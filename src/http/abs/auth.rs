@@ -45,17 +45,9 @@ pub async fn login_payload(
         .read(move |c| {
             let rows = progress::list_for_user(c, &uid)?;
             let marks = progress::bookmarks_for_user(c, &uid)?;
-            let mut stmt =
-                c.prepare_cached("SELECT id FROM libraries ORDER BY display_order, created_at")?;
-            let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            let mut first = None;
-            for id in ids {
-                let id = id?;
-                if accessible.is_empty() || accessible.contains(&id) {
-                    first = Some(id);
-                    break;
-                }
-            }
+            let first = crate::store::libraries::ids_in_display_order(c)?
+                .into_iter()
+                .find(|id| accessible.is_empty() || accessible.contains(id));
             Ok((rows, marks, first))
         })
         .await?;

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use rusqlite::OptionalExtension;
 use serde_json::value::RawValue;
 
 use super::items_json;
@@ -50,16 +49,10 @@ pub struct Catalog {
     rebuild: tokio::sync::Mutex<()>,
 }
 
-fn version_of(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT catalog_version FROM libraries WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
-}
-
 fn build(conn: &rusqlite::Connection, id: &str) -> AppResult<Option<LibraryIndex>> {
     // One read transaction, so the version matches the items read.
     let tx = conn.unchecked_transaction()?;
-    let Some(version) = version_of(&tx, id)? else {
+    let Some(version) = libraries::catalog_version(&tx, id)? else {
         return Ok(None);
     };
     let Some(library) = libraries::get_library(&tx, id)? else {
@@ -103,7 +96,9 @@ impl Catalog {
     /// The current index of a library, or None if it does not exist.
     pub async fn library(&self, store: &Store, id: &str) -> AppResult<Option<Arc<LibraryIndex>>> {
         let key = id.to_string();
-        let version = store.read(move |c| Ok(version_of(c, &key)?)).await?;
+        let version = store
+            .read(move |c| libraries::catalog_version(c, &key))
+            .await?;
         let Some(version) = version else {
             self.libs
                 .write()
@@ -136,14 +131,8 @@ impl Catalog {
         item_id: &str,
     ) -> AppResult<Option<(Arc<LibraryIndex>, Arc<Item>)>> {
         let key = item_id.to_string();
-        let library_id: Option<String> = store
-            .read(move |c| {
-                Ok(
-                    c.prepare_cached("SELECT library_id FROM items WHERE id = ?1")?
-                        .query_row([&key], |r| r.get(0))
-                        .optional()?,
-                )
-            })
+        let library_id = store
+            .read(move |c| libraries::library_of(c, libraries::LibraryMember::Item, &key))
             .await?;
         let Some(library_id) = library_id else {
             return Ok(None);
@@ -157,16 +146,6 @@ impl Catalog {
 
     /// All library ids, in display order.
     pub async fn library_ids(store: &Store) -> AppResult<Vec<String>> {
-        store
-            .read(|c| {
-                let mut st = c.prepare_cached(
-                    "SELECT id FROM libraries ORDER BY display_order, created_at",
-                )?;
-                let ids = st
-                    .query_map([], |r| r.get(0))?
-                    .collect::<Result<Vec<String>, _>>()?;
-                Ok(ids)
-            })
-            .await
+        store.read(libraries::ids_in_display_order).await
     }
 }

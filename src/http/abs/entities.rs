@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::store::libraries::{self, LibraryMember};
 use axum::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
-use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
 use super::browse::one_series;
@@ -23,19 +23,13 @@ use crate::model::User;
 async fn library_of(
     state: &AppState,
     user: &User,
-    table: &'static str,
+    kind: LibraryMember,
     id: &str,
 ) -> AppResult<Arc<LibraryIndex>> {
     let key = id.to_string();
-    let library_id: Option<String> = state
+    let library_id = state
         .store
-        .read(move |c| {
-            Ok(
-                c.prepare_cached(&format!("SELECT library_id FROM {table} WHERE id = ?1"))?
-                    .query_row([&key], |r| r.get(0))
-                    .optional()?,
-            )
-        })
+        .read(move |c| libraries::library_of(c, kind, &key))
         .await?;
     let library_id = library_id.ok_or_else(AppError::not_found)?;
     if !access::can_access_library(user, &library_id) {
@@ -54,7 +48,7 @@ pub async fn author(
     Path(id): Path<String>,
     Query(p): Query<HashMap<String, String>>,
 ) -> AppResult<Json<Value>> {
-    let ix = library_of(&state, &me.user, "authors", &id).await?;
+    let ix = library_of(&state, &me.user, LibraryMember::Author, &id).await?;
     let author = ix
         .authors
         .iter()
@@ -106,7 +100,7 @@ pub async fn author_image(
     Path(id): Path<String>,
     req: Request,
 ) -> AppResult<Response> {
-    let ix = library_of(&state, &me.user, "authors", &id).await?;
+    let ix = library_of(&state, &me.user, LibraryMember::Author, &id).await?;
     let author = ix
         .authors
         .iter()
@@ -134,7 +128,7 @@ pub async fn series(
     Path(id): Path<String>,
     Query(p): Query<HashMap<String, String>>,
 ) -> AppResult<Json<Value>> {
-    let ix = library_of(&state, &me.user, "series", &id).await?;
+    let ix = library_of(&state, &me.user, LibraryMember::Series, &id).await?;
     let with_progress = p
         .get("include")
         .is_some_and(|s| s.split(',').any(|x| x == "progress"));

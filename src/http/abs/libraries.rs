@@ -222,10 +222,7 @@ pub async fn update(
                 libraries::set_folders(tx, &lib.id, paths, now)?;
             }
             // Library settings are part of what clients show: bump the catalog.
-            tx.execute(
-                "UPDATE libraries SET catalog_version = catalog_version + 1 WHERE id = ?1",
-                [&lib.id],
-            )?;
+            libraries::bump_catalog_version(tx, &lib.id)?;
             libraries::get_library(tx, &lib_id)?.ok_or_else(AppError::not_found)
         })
         .await?;

@@ -16,6 +16,7 @@ pub mod me;
 pub mod playback;
 pub mod progress;
 pub mod query;
+pub mod security;
 pub mod server;
 pub mod shelves;
 pub mod users;

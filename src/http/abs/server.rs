@@ -15,10 +15,7 @@ pub async fn ping() -> Json<Value> {
 }
 
 pub async fn healthcheck(State(state): State<AppState>) -> AppResult<(StatusCode, &'static str)> {
-    state
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await?;
+    state.store.read(crate::store::ping).await?;
     Ok((StatusCode::OK, "OK"))
 }
 

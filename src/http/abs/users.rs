@@ -219,10 +219,7 @@ pub async fn update(
             users::update(tx, &saved)?;
             if deactivate {
                 auth_sessions::delete_for_user(tx, &saved.id)?;
-                tx.execute(
-                    "UPDATE api_keys SET is_active = 0 WHERE user_id = ?1",
-                    [&saved.id],
-                )?;
+                crate::auth::api_keys::revoke_all_for_user(tx, &saved.id, saved.updated_at)?;
             }
             Ok(())
         })
