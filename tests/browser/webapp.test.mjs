@@ -298,6 +298,10 @@ test('the web app end to end', async (t) => {
     await page.getByRole('alert').filter({ hasText: /backup key/ }).waitFor();
     await shot(page, 'admin-backups', 'desktop');
 
+    await page.getByRole('link', { name: 'Security' }).click();
+    await page.getByText(/\d+ high · \d+ medium/).waitFor();
+    await shot(page, 'admin-security', 'desktop');
+
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('button', { name: 'Filter' }).waitFor();
     await page.getByLabel('Action').selectOption('user.create');
@@ -338,10 +342,10 @@ test('the web app end to end', async (t) => {
     await phone.goto('/#/account');
     await phone.getByRole('heading', { name: 'Sessions and devices' }).waitFor();
     await shot(phone, 'account', 'phone');
-    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries', 'backups']) {
+    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries', 'backups', 'security']) {
       await phone.goto(`/#/admin/${s}`);
       await phone.getByRole('heading', { name: 'Administration' }).waitFor();
-      await phone.locator('main table, main .muted').first().waitFor();
+      await phone.locator('main table, main .muted, main .findings').first().waitFor();
       await shot(phone, `admin-${s}`, 'phone');
     }
     await phone.context().close();

@@ -6,7 +6,7 @@ import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './
 const enc = encodeURIComponent;
 
 function tabs(active) {
-  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups']];
+  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups'], ['security', 'Security']];
   return h('nav', { class: 'tabs', 'aria-label': 'Administration' },
     t.map(([id, label]) => h('a', { href: `#/admin/${id}`, 'aria-current': id === active ? 'page' : null, text: label })));
 }
@@ -27,6 +27,7 @@ export async function adminView(root, section, params) {
   if (section === 'keys') return keysView(body);
   if (section === 'sessions') return sessionsView(body);
   if (section === 'backups') return backupsView(body);
+  if (section === 'security') return securityView(body);
   if (section === 'audit') return auditView(body, params);
   if (section === 'libraries') return librariesView(body);
   return usersView(body);
@@ -318,4 +319,22 @@ async function backupsView(root) {
   root.append(state, h('div', { class: 'actions' }, now), err, list,
     h('p', { class: 'muted', text: 'Backups are encrypted with the key in the server configuration; restoring is done from the command line (shelfwarden backup restore).' }));
   await load();
+}
+
+/// What the server's own checks (the same as `shelfwarden doctor`) find, most severe first.
+async function securityView(root) {
+  const r = await api('/api/security/findings');
+  const findings = r.findings || [];
+  const order = { high: 0, medium: 1, low: 2, info: 3 };
+  findings.sort((a, b) => (order[a.severity] ?? 9) - (order[b.severity] ?? 9));
+  const counts = findings.reduce((c, f) => ({ ...c, [f.severity]: (c[f.severity] || 0) + 1 }), {});
+  const v = r.version || {};
+  root.append(
+    h('p', { class: r.ok ? 'verdict-ok' : 'error', role: 'status', text: r.ok ? 'No high-severity findings.' : 'There are high-severity findings: fix these first.' }),
+    h('p', { class: 'muted', text: `${['high', 'medium', 'low', 'info'].map((s) => `${counts[s] || 0} ${s}`).join(' · ')} — Shelfwarden ${v.version || ''} ${v.gitHash ? `(${v.gitHash})` : ''}` }),
+    findings.length ? h('ul', { class: 'findings' }, findings.map((f) => h('li', { class: `finding sev-${f.severity}` },
+      h('div', { class: 'finding-head' }, h('span', { class: 'sev', text: f.severity }), h('strong', { text: f.title })),
+      f.detail ? h('p', { text: f.detail }) : null,
+      f.fix ? h('p', { class: 'fix' }, h('span', { class: 'muted', text: 'Fix: ' }), f.fix) : null)))
+      : h('p', { class: 'muted', text: 'Nothing to report.' }));
 }
