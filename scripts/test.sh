@@ -73,3 +73,25 @@ say "building the server binary for the compatibility suite"
 cargo build --bin shelfwarden
 say "aioaudiobookshelf compatibility suite"
 SHELFWARDEN_BIN="$root/target/debug/shelfwarden" "$venv/bin/python" -m pytest -q tests/compat
+
+# --- Web app in real headless Chromium ---------------------------------------------------------
+# Debian's chromium and playwright-core (the library only: it never downloads a browser) into a
+# local folder; both are installed only when missing.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    say "installing node and npm for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+  fi
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  say "installing playwright-core for the browser tests"
+  npm install --prefix tests/browser --no-audit --no-fund --silent
+fi
+say "web app browser tests (headless Chromium)"
+SHELFWARDEN_BIN="$root/target/debug/shelfwarden" node --test tests/browser/

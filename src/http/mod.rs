@@ -5,6 +5,7 @@ pub mod body;
 pub mod cookies;
 pub mod files;
 pub mod security;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -172,6 +173,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api.clone())
         .nest(ABS_BASE_PATH, api)
+        .merge(web::routes())
         .fallback(server::not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
@@ -181,6 +183,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security::global_allowlist,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::csrf::guard,
         ))
         .layer(middleware::from_fn(security::request_log))
         .layer(middleware::from_fn(security::security_headers))

@@ -13,3 +13,4 @@ mod listening;
 mod tls;
 mod two_factor;
 mod users;
+mod web;
