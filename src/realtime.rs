@@ -8,12 +8,17 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef};
 use socketioxide::layer::SocketIoLayer;
 
+use crate::access;
 use crate::app::AppState;
 use crate::auth::extract::authenticate;
+use crate::http::abs::items_json;
+use crate::store::users;
 
 const PATHS: [&str; 2] = ["/socket.io", "/audiobookshelf/socket.io"];
 const ROOM_AUTHENTICATED: &str = "auth";
 const ROOM_ADMINS: &str = "admin";
+/// Items per `items_added`/`items_updated` frame.
+const ITEMS_PER_EVENT: usize = 100;
 
 fn user_room(user_id: &str) -> String {
     format!("user:{user_id}")
@@ -75,6 +80,48 @@ impl Realtime {
     pub async fn to_authenticated<T: Serialize + ?Sized>(&self, event: &str, data: &T) {
         self.emit_room(ROOM_AUTHENTICATED.to_string(), event, data)
             .await;
+    }
+
+    /// ABS's `items_added` / `items_updated` after a scan: each online user receives the expanded
+    /// items they may see (library access, explicit content, tags), in chunks so a first scan of a
+    /// large library does not become one enormous frame. Missing items go out as updated ones
+    /// (`isMissing: true`), as ABS's scanner sends them.
+    pub async fn items_changed(
+        &self,
+        state: &AppState,
+        library_id: &str,
+        added: &[String],
+        updated: &[String],
+    ) {
+        if added.is_empty() && updated.is_empty() {
+            return;
+        }
+        let index = match state.catalog.library(&state.store, library_id).await {
+            Ok(Some(index)) => index,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "items_changed: library not loaded");
+                return;
+            }
+        };
+        for user_id in self.online_user_ids() {
+            let uid = user_id.clone();
+            let user = match state.store.read(move |c| users::by_id(c, &uid)).await {
+                Ok(Some(u)) if u.is_active => u,
+                _ => continue,
+            };
+            for (event, ids) in [("items_added", added), ("items_updated", updated)] {
+                let visible: Vec<Value> = ids
+                    .iter()
+                    .filter_map(|id| index.item(id))
+                    .filter(|item| access::can_see_item(&user, item))
+                    .map(|item| items_json::expanded(item))
+                    .collect();
+                for chunk in visible.chunks(ITEMS_PER_EVENT) {
+                    self.to_user(&user_id, event, chunk).await;
+                }
+            }
+        }
     }
 
     /// Ids of users with at least one authenticated socket.

@@ -74,7 +74,7 @@ pub fn start_scan(state: &AppState, library: &Library, force: bool) -> AppResult
         let mut done = task.clone();
         done["isFinished"] = json!(true);
         done["finishedAt"] = json!(state.now_ms());
-        match result {
+        match &result {
             Ok(Ok(summary)) => {
                 done["description"] = json!(format!(
                     "{} added, {} updated, {} missing, {} issues",
@@ -99,6 +99,16 @@ pub fn start_scan(state: &AppState, library: &Library, force: bool) -> AppResult
             rt.to_admins("task_finished", &done).await;
             rt.to_authenticated("library_updated", &json!({ "id": library_id }))
                 .await;
+            if let Ok(Ok(summary)) = &result {
+                let updated: Vec<String> = summary
+                    .updated_ids
+                    .iter()
+                    .chain(&summary.missing_ids)
+                    .cloned()
+                    .collect();
+                rt.items_changed(&state, &library_id, &summary.added_ids, &updated)
+                    .await;
+            }
         }
     });
     Ok(())

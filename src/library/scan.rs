@@ -67,6 +67,10 @@ pub struct ScanSummary {
     /// Files seen by the walk.
     pub files: usize,
     pub elapsed: Duration,
+    /// Which items changed, for the `items_added`/`items_updated` events listeners receive.
+    pub added_ids: Vec<String>,
+    pub updated_ids: Vec<String>,
+    pub missing_ids: Vec<String>,
 }
 
 /// Libraries with a scan in progress in this process. Two scans of one library (watcher and
@@ -212,6 +216,7 @@ pub fn scan_library(
     write_result?;
 
     summary.missing += lost_media.len();
+    summary.missing_ids = gone.iter().chain(&lost_media).cloned().collect();
     summary.issues += walk_issues.len();
     let precedence = library.settings.metadata_precedence.clone();
     store.write_blocking(|tx| {
@@ -300,12 +305,14 @@ fn write_batch(
             }
             match built.item {
                 Some(mut item) => {
+                    items::upsert_item(tx, &mut item, &f.signature)?;
                     if job.is_new {
                         summary.added += 1;
+                        summary.added_ids.push(item.id.clone());
                     } else {
                         summary.updated += 1;
+                        summary.updated_ids.push(item.id.clone());
                     }
-                    items::upsert_item(tx, &mut item, &f.signature)?;
                 }
                 None if !job.is_new => lost_media.push(job.identity.id.clone()),
                 None => {}

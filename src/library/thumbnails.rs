@@ -81,11 +81,7 @@ impl Request {
             Some(h) => format!("{}x{h}", self.width),
             None => self.width.to_string(),
         };
-        format!(
-            "{}_{size}.{}",
-            &hex::encode(key)[..24],
-            self.format.ext()
-        )
+        format!("{}_{size}.{}", &hex::encode(key)[..24], self.format.ext())
     }
 }
 
@@ -121,7 +117,11 @@ pub fn thumbnail(data_dir: &Path, source: &Path, req: Request) -> Result<PathBuf
     let bytes = encode(&resized, req.format)?;
     std::fs::create_dir_all(&dir)?;
     // Write then rename: a concurrent reader sees the old file or the whole new one.
-    let tmp = dir.join(format!(".{}.{}.tmp", req.cache_name(source), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        req.cache_name(source),
+        std::process::id()
+    ));
     std::fs::write(&tmp, &bytes)?;
     std::fs::rename(&tmp, &dest)?;
     Ok(dest)
