@@ -89,6 +89,9 @@ pub fn probe(path: &Path) -> Result<Probed, String> {
         FileType::Mpeg | FileType::Aac | FileType::Wav | FileType::Aiff => {
             read_id3_extras(path, &mut out)
         }
+        FileType::Flac | FileType::Vorbis | FileType::Opus => {
+            read_vorbis_extras(path, file_type, &mut out)
+        }
         _ => {}
     }
     out.chapters.retain(|c| c.end > c.start);
@@ -186,6 +189,75 @@ fn read_id3_extras(path: &Path, out: &mut Probed) {
             title,
         })
         .collect();
+}
+
+/// Vorbis comments lofty's generic tag drops: the custom fields ABS reads (ASIN, SERIES,
+/// SERIES-PART, SUBTITLE) and chapters as `CHAPTER001=00:00:00.000` + `CHAPTER001NAME=…`.
+fn read_vorbis_extras(path: &Path, file_type: FileType, out: &mut Probed) {
+    use lofty::flac::FlacFile;
+    use lofty::ogg::tag::VorbisComments;
+    use lofty::ogg::{OpusFile, VorbisFile};
+    let Ok(file) = File::open(path) else {
+        return;
+    };
+    let mut reader = BufReader::new(file);
+    let opts = ParseOptions::new()
+        .read_properties(false)
+        .read_cover_art(false);
+    let comments: Option<VorbisComments> = match file_type {
+        FileType::Flac => FlacFile::read_from(&mut reader, opts)
+            .ok()
+            .and_then(|f| f.vorbis_comments().cloned()),
+        FileType::Vorbis => VorbisFile::read_from(&mut reader, opts)
+            .ok()
+            .map(|f| f.vorbis_comments().clone()),
+        FileType::Opus => OpusFile::read_from(&mut reader, opts)
+            .ok()
+            .map(|f| f.vorbis_comments().clone()),
+        _ => None,
+    };
+    let Some(comments) = comments else {
+        return;
+    };
+    let mut starts = Vec::new();
+    for (key, value) in comments.items() {
+        if let Some(mapped) = custom_key(key) {
+            set(out, mapped, Some(value.to_string()));
+        }
+        let upper = key.to_ascii_uppercase();
+        if let Some(number) = upper.strip_prefix("CHAPTER")
+            && !number.is_empty()
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && let Some(start) = parse_clock(value)
+        {
+            let title = comments
+                .get(&format!("{key}NAME"))
+                .or_else(|| comments.get(&format!("{upper}NAME")))
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("Chapter {number}"));
+            starts.push((start, title));
+        }
+    }
+    if !starts.is_empty() {
+        out.chapters = with_ends(starts, out.duration);
+    }
+}
+
+/// `HH:MM:SS(.fff)` (hours optional) to seconds.
+fn parse_clock(value: &str) -> Option<f64> {
+    let mut seconds = 0.0;
+    let parts: Vec<&str> = value.trim().split(':').collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    for part in &parts {
+        let v: f64 = part.parse().ok()?;
+        if !v.is_finite() || v < 0.0 {
+            return None;
+        }
+        seconds = seconds * 60.0 + v;
+    }
+    Some(seconds)
 }
 
 fn read_mp4_extras(path: &Path, out: &mut Probed) {

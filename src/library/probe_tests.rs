@@ -91,3 +91,61 @@ fn random_bytes_never_panic() {
         let _ = embedded_picture(&p);
     }
 }
+
+/// Writes Vorbis comments into a copy of a fixture with lofty (tests only: the scanner never
+/// writes), as tools like tone and Mp3tag tag FLAC and Ogg audiobooks.
+fn tagged_copy(name: &str, comments: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    use lofty::config::WriteOptions;
+    use lofty::ogg::tag::VorbisComments;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::copy(fixture(name), &path).unwrap();
+    let mut tag = VorbisComments::default();
+    for (k, v) in comments {
+        tag.push((*k).to_string(), (*v).to_string());
+    }
+    tag.save_to_path(&path, WriteOptions::default()).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn vorbis_custom_fields_and_chapters() {
+    for name in ["book.flac", "book.ogg", "book.opus"] {
+        let (_dir, path) = tagged_copy(
+            name,
+            &[
+                ("TITLE", "Vorbis Book"),
+                ("ASIN", "B0VORBIS01"),
+                ("SERIES", "The Saga"),
+                ("SERIES-PART", "2"),
+                ("CHAPTER001", "00:00:00.000"),
+                ("CHAPTER001NAME", "Prologue"),
+                ("CHAPTER002", "00:00:01.500"),
+                ("CHAPTER002NAME", "The Middle"),
+            ],
+        );
+        let p = probe(&path).expect("probe");
+        let tag = |k: &str| p.meta_tags.get(k).map(String::as_str);
+        assert_eq!(tag("tagTitle"), Some("Vorbis Book"), "{name}");
+        assert_eq!(tag("tagASIN"), Some("B0VORBIS01"), "{name}");
+        assert_eq!(tag("tagSeries"), Some("The Saga"), "{name}");
+        assert_eq!(tag("tagSeriesPart"), Some("2"), "{name}");
+        let chapters: Vec<(f64, &str)> = p
+            .chapters
+            .iter()
+            .map(|c| (c.start, c.title.as_str()))
+            .collect();
+        assert_eq!(chapters, [(0.0, "Prologue"), (1.5, "The Middle")], "{name}");
+        assert!((p.chapters[1].end - p.duration).abs() < 1e-9, "{name}");
+    }
+}
+
+#[test]
+fn clock_values() {
+    assert_eq!(parse_clock("01:02:03.5"), Some(3723.5));
+    assert_eq!(parse_clock("02:03"), Some(123.0));
+    assert_eq!(parse_clock("7"), Some(7.0));
+    assert_eq!(parse_clock("1:2:3:4"), None);
+    assert_eq!(parse_clock("aa:00"), None);
+    assert_eq!(parse_clock("-1:00"), None);
+}
