@@ -429,6 +429,11 @@ pub struct FreshUser(pub CurrentUser);
 #[derive(Debug, Clone)]
 pub struct EnrollingUser(pub CurrentUser);
 
+/// An admin who passes `FreshUser`'s test: for creating API keys and users, changing a user's
+/// role, permissions or access, and downloading backups.
+#[derive(Debug, Clone)]
+pub struct FreshAdmin(pub CurrentUser);
+
 fn reauth_required() -> AppError {
     AppError::json(
         axum::http::StatusCode::FORBIDDEN,
@@ -477,6 +482,21 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app = AppState::from_ref(state);
         fresh(parts, &app, false).await.map(FreshUser)
+    }
+}
+
+impl<S> FromRequestParts<S> for FreshAdmin
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        // The admin test first, so a non-admin learns nothing about step-up.
+        let AdminUser(_) = AdminUser::from_request_parts(parts, state).await?;
+        fresh(parts, &app, false).await.map(FreshAdmin)
     }
 }
 

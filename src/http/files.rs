@@ -10,7 +10,56 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+use crate::auth::extract::url_query_value;
 use crate::error::{AppError, AppResult};
+use crate::library::thumbnails::{self, Format};
+
+/// Thumbnails made at once; more requests wait rather than decode many large scans in parallel.
+static THUMBNAIL_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Serves an image (a cover or an author photo) the way ABS does: resized to `?width=` (400 px
+/// when absent), optionally `&height=`, in `&format=` (jpeg, webp or png; jpeg by default), from a
+/// cache in the data dir; `?raw=1` sends the original file. A source that cannot be decoded is
+/// sent as it is, so a client still gets what there is.
+pub async fn send_image(data_dir: &Path, path: &Path, req: Request) -> AppResult<Response> {
+    let query = req.uri().query().unwrap_or("");
+    let original = || image_mime(&path.to_string_lossy());
+    if url_query_value(query, "raw").is_some_and(|v| v == "1" || v == "true") {
+        return send(path, original(), None, req).await;
+    }
+    let side = |key: &str| -> AppResult<Option<u32>> {
+        match url_query_value(query, key).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<u32>()
+                .map(Some)
+                .map_err(|_| AppError::bad_request(format!("{key} must be a whole number"))),
+        }
+    };
+    let format = match url_query_value(query, "format").filter(|v| !v.is_empty()) {
+        None => Format::Jpeg,
+        Some(v) => Format::parse(&v)
+            .ok_or_else(|| AppError::bad_request("format must be jpeg, webp or png"))?,
+    };
+    let wanted = thumbnails::Request::new(side("width")?, side("height")?, format);
+    let permit = THUMBNAIL_PERMITS
+        .acquire()
+        .await
+        .map_err(AppError::internal)?;
+    let (data, source) = (data_dir.to_path_buf(), path.to_path_buf());
+    let made = tokio::task::spawn_blocking(move || thumbnails::thumbnail(&data, &source, wanted))
+        .await
+        .map_err(AppError::internal)?;
+    drop(permit);
+    match made {
+        Ok(thumb) => send(&thumb, format.mime(), None, req).await,
+        Err(thumbnails::ThumbnailError::Decode(reason)) => {
+            tracing::warn!(path = %path.display(), %reason, "cover sent unresized");
+            send(path, original(), None, req).await
+        }
+        Err(e) => Err(AppError::internal(e)),
+    }
+}
 
 /// Resolves `path` and checks it lies under one of `roots` (symlinks may not lead out).
 pub fn confine(path: &str, roots: &[String]) -> AppResult<PathBuf> {

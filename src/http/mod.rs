@@ -22,8 +22,8 @@ pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
     use abs::{
-        api_keys, audit, auth, browse, entities, items, libraries, me, openid, playback, progress,
-        security, server, shelves, two_factor, users,
+        api_keys, audit, auth, browse, entities, items, libraries, me, openid, passkeys, playback,
+        progress, security, server, shelves, two_factor, users,
     };
     use axum::routing::{delete, patch};
     Router::new()
@@ -36,6 +36,12 @@ fn routes() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/auth/refresh", post(auth::refresh))
         .route("/login/2fa", post(two_factor::login_second_step))
+        .route(
+            "/login/2fa/passkey",
+            post(two_factor::login_passkey_options),
+        )
+        .route("/login/passkey/start", post(passkeys::passwordless_start))
+        .route("/login/passkey/finish", post(passkeys::passwordless_finish))
         // ABS's OpenID flows, with Shelfwarden's own login page as the identity provider.
         .route("/auth/openid", get(openid::start))
         .route(
@@ -58,6 +64,16 @@ fn routes() -> Router<AppState> {
             post(two_factor::regenerate_recovery),
         )
         .route("/api/me/2fa/step-up", post(two_factor::step_up))
+        .route("/api/me/passkeys", get(passkeys::list))
+        .route(
+            "/api/me/passkeys/register/start",
+            post(passkeys::register_start),
+        )
+        .route(
+            "/api/me/passkeys/register/finish",
+            post(passkeys::register_finish),
+        )
+        .route("/api/me/passkeys/{id}", delete(passkeys::remove))
         .route(
             "/api/me/app-passwords",
             get(two_factor::app_password_list).post(two_factor::app_password_create),

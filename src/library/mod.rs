@@ -22,4 +22,5 @@ pub mod plan;
 pub mod probe;
 pub mod scan;
 pub mod sidecar;
+pub mod thumbnails;
 pub mod watch;

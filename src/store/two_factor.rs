@@ -66,6 +66,8 @@ pub fn remove_all_factors(conn: &Connection, user_id: &str) -> StoreResult<bool>
     let n = conn.execute("DELETE FROM user_totp WHERE user_id = ?1", [user_id])?;
     conn.execute("DELETE FROM recovery_codes WHERE user_id = ?1", [user_id])?;
     conn.execute("DELETE FROM mfa_tokens WHERE user_id = ?1", [user_id])?;
+    // Passkeys are an alternative to TOTP and exist only while it is on.
+    conn.execute("DELETE FROM passkeys WHERE user_id = ?1", [user_id])?;
     Ok(n > 0)
 }
 
@@ -400,5 +402,124 @@ pub fn flow_take_by_code(conn: &Connection, code_hash: &str) -> StoreResult<Opti
 pub fn purge_expired(conn: &Connection, now: i64) -> StoreResult<()> {
     conn.execute("DELETE FROM mfa_tokens WHERE expires_at <= ?1", [now])?;
     conn.execute("DELETE FROM oidc_flows WHERE expires_at <= ?1", [now])?;
+    conn.execute(
+        "DELETE FROM webauthn_challenges WHERE expires_at <= ?1",
+        [now],
+    )?;
     Ok(())
+}
+
+// ---- Passkeys ----
+
+#[derive(Debug, Clone)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub cred_id: String,
+    pub passkey: String,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+fn passkey_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PasskeyRow> {
+    Ok(PasskeyRow {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        name: r.get(2)?,
+        cred_id: r.get(3)?,
+        passkey: r.get(4)?,
+        last_used_at: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+pub fn passkey_insert(conn: &Connection, p: &PasskeyRow) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO passkeys (id, user_id, name, cred_id, passkey, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![p.id, p.user_id, p.name, p.cred_id, p.passkey, p.created_at],
+    )?;
+    Ok(())
+}
+
+pub fn passkeys_for(conn: &Connection, user_id: &str) -> StoreResult<Vec<PasskeyRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, user_id, name, cred_id, passkey, last_used_at, created_at FROM passkeys
+         WHERE user_id = ?1 ORDER BY created_at",
+    )?;
+    let rows = stmt.query_map([user_id], passkey_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub fn passkey_by_cred(conn: &Connection, cred_id: &str) -> StoreResult<Option<PasskeyRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, user_id, name, cred_id, passkey, last_used_at, created_at FROM passkeys
+             WHERE cred_id = ?1",
+            [cred_id],
+            passkey_row,
+        )
+        .optional()?)
+}
+
+/// Whether `user_id` has a passkey, so a login's second step can offer it.
+pub fn has_passkey(conn: &Connection, user_id: &str) -> StoreResult<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM passkeys WHERE user_id = ?1 LIMIT 1",
+            [user_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub fn passkey_update(conn: &Connection, id: &str, passkey: &str, now: i64) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE passkeys SET passkey = ?2, last_used_at = ?3 WHERE id = ?1",
+        params![id, passkey, now],
+    )?;
+    Ok(())
+}
+
+pub fn passkey_delete(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
+    Ok(conn.execute(
+        "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2",
+        params![id, user_id],
+    )? > 0)
+}
+
+pub fn challenge_insert(
+    conn: &Connection,
+    id: &str,
+    user_id: Option<&str>,
+    kind: &str,
+    state: &str,
+    expires_at: i64,
+) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO webauthn_challenges (id, user_id, kind, state, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, user_id, kind, state, expires_at],
+    )?;
+    Ok(())
+}
+
+/// Takes (deletes) a live ceremony state of `user_id` (None: a passwordless sign-in) and `kind`:
+/// every challenge is single-use.
+pub fn challenge_take(
+    conn: &Connection,
+    id: &str,
+    user_id: Option<&str>,
+    kind: &str,
+    now: i64,
+) -> StoreResult<Option<String>> {
+    let state: Option<String> = conn
+        .query_row(
+            "SELECT state FROM webauthn_challenges WHERE id = ?1 AND user_id IS ?2 AND kind = ?3 AND expires_at > ?4",
+            params![id, user_id, kind, now],
+            |r| r.get(0),
+        )
+        .optional()?;
+    conn.execute("DELETE FROM webauthn_challenges WHERE id = ?1", [id])?;
+    Ok(state)
 }

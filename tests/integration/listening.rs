@@ -966,3 +966,62 @@ async fn admin_library_routes_and_tasks() {
     let audit = get_json(s, t, "/api/audit?action=library.*").await;
     assert!(audit["total"].as_i64().unwrap() >= 3);
 }
+
+#[tokio::test]
+async fn covers_are_resized_cached_and_raw_on_request() {
+    let f = fixture().await;
+    let (s, t, lib) = (&f.s, f.root.as_str(), f.lib.as_str());
+    let page = get_json(s, t, &format!("/api/libraries/{lib}/items?limit={BOOKS}")).await;
+    let item = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["media"]["coverPath"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("cover.jpg"))
+        })
+        .expect("a book with a folder cover");
+    let id = item["id"].as_str().unwrap();
+    let original = std::fs::read(item["media"]["coverPath"].as_str().unwrap()).unwrap();
+
+    let decode = |bytes: &[u8]| image::load_from_memory(bytes).unwrap();
+    let r = get(s, t, &format!("/api/items/{id}/cover?width=50")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let small = decode(&r.bytes().await.unwrap());
+    assert_eq!((small.width(), small.height()), (50, 50));
+
+    let r = get(s, t, &format!("/api/items/{id}/cover?width=64&format=webp")).await;
+    assert_eq!(r.headers()["content-type"], "image/webp");
+    let webp = r.bytes().await.unwrap();
+    assert_eq!(&webp[8..12], b"WEBP");
+    assert_eq!(decode(&webp).width(), 64);
+
+    // No size: ABS's 400 px, but a 200 px cover is never enlarged.
+    let r = get(s, t, &format!("/api/items/{id}/cover")).await;
+    let default = decode(&r.bytes().await.unwrap());
+    assert_eq!((default.width(), default.height()), (200, 200));
+
+    // raw=1 is the file itself.
+    let r = get(s, t, &format!("/api/items/{id}/cover?raw=1")).await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), original.as_slice());
+
+    // Made once, then served from the data dir's cache; bad sizes are a clear 400.
+    let cached = std::fs::read_dir(f.s.data.path().join("cache").join("covers"))
+        .unwrap()
+        .count();
+    assert_eq!(cached, 3, "50 px jpeg, 64 px webp, default");
+    let r = get(s, t, &format!("/api/items/{id}/cover?width=50")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        std::fs::read_dir(f.s.data.path().join("cache").join("covers"))
+            .unwrap()
+            .count(),
+        3
+    );
+    let r = get(s, t, &format!("/api/items/{id}/cover?width=wide")).await;
+    assert_eq!(r.status(), 400);
+    let r = get(s, t, &format!("/api/items/{id}/cover?format=tiff")).await;
+    assert_eq!(r.status(), 400);
+}

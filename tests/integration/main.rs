@@ -10,6 +10,7 @@ mod foundation;
 mod hardening;
 mod harness;
 mod listening;
+mod passkeys;
 mod tls;
 mod two_factor;
 mod users;

@@ -421,6 +421,15 @@ async fn step_up_is_enforced() {
         ("POST", "/api/me/app-passwords"),
         ("POST", "/api/me/2fa/totp/enroll"),
         ("POST", "/api/me/2fa/recovery-codes"),
+        ("POST", "/api/me/passkeys/register/start"),
+        ("DELETE", "/api/me/passkeys/some-id"),
+        ("POST", "/api/api-keys"),
+        ("POST", "/api/users"),
+        ("PATCH", "/api/users/some-id"),
+        (
+            "GET",
+            "/api/backups/shelfwarden-backup-20260101T000000Z.tar.zst.age/download",
+        ),
     ] {
         let r = client()
             .request(method.parse().unwrap(), s.url(path))
@@ -433,6 +442,21 @@ async fn step_up_is_enforced() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "Re-authentication required", "{path}");
     }
+    // A user who is not an admin is refused as such, and learns nothing about step-up.
+    s.add_user("lena", PASSWORD, false);
+    let lena = access_token(&login(&s, "lena", PASSWORD).await);
+    let r = client()
+        .post(s.url("/api/users"))
+        .bearer_auth(&lena)
+        .json(&json!({ "username": "max", "password": "a long enough passphrase 42", "type": "user" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_ne!(
+        r.text().await.unwrap(),
+        r#"{"error":"Re-authentication required"}"#
+    );
     // Ordinary routes are unaffected.
     let r = client()
         .get(s.url("/api/me"))

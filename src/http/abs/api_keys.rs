@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::audit::{self, Action, AuditEvent};
 use crate::auth::api_keys::{self, ApiKey, NewApiKey};
-use crate::auth::extract::{AdminUser, ClientIp};
+use crate::auth::extract::{AdminUser, ClientIp, FreshAdmin};
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::model::UserType;
@@ -62,7 +62,7 @@ pub struct CreateBody {
 
 pub async fn create(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    FreshAdmin(admin): FreshAdmin,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateBody>,

@@ -519,6 +519,15 @@ async fn mfa_challenge(
 ) -> AppResult<Response> {
     let token = secrets::random_token(32);
     let (hash, uid, now) = (token_hash(&token), user.id.clone(), state.now_ms());
+    let owner = user.id.clone();
+    let mut methods = vec!["totp", "recovery"];
+    if state
+        .store
+        .read(move |c| two_factor::has_passkey(c, &owner))
+        .await?
+    {
+        methods.push("passkey");
+    }
     let event = AuditEvent::new(Action::Other("2fa.challenge".into()))
         .actor(user.id.clone(), user.username.clone())
         .client(client.ip, user_agent(headers));
@@ -535,7 +544,7 @@ async fn mfa_challenge(
             "error": "Second factor required",
             "mfaRequired": true,
             "mfaToken": token,
-            "methods": ["totp", "recovery"],
+            "methods": methods,
         })),
     )
         .into_response())

@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 use crate::app::AppState;
 use crate::audit::{self, Action, AuditEvent};
-use crate::auth::extract::AdminUser;
+use crate::auth::extract::{AdminUser, FreshAdmin};
 use crate::backup::{self, runner};
 use crate::error::{AppError, AppResult};
 
@@ -96,7 +96,7 @@ pub async fn create(
 /// walk out of the backups folder.
 pub async fn download(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    FreshAdmin(admin): FreshAdmin,
     Path(id): Path<String>,
     req: Request,
 ) -> AppResult<Response> {

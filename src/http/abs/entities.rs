@@ -119,7 +119,7 @@ pub async fn author_image(
             .into_owned(),
     );
     let real = files::confine(&path, &roots)?;
-    files::send(&real, files::image_mime(&path), None, req).await
+    files::send_image(&state.data_dir, &real, req).await
 }
 
 pub async fn series(

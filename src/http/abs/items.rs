@@ -97,8 +97,8 @@ fn roots(ix: &LibraryIndex) -> Vec<String> {
     ix.library.folders.iter().map(|f| f.path.clone()).collect()
 }
 
-/// `GET /api/items/:id/cover`: the cover file (ABS resizes; we send the original, which every
-/// client scales itself). Covers extracted by the scanner live in the data dir.
+/// `GET /api/items/:id/cover[?width=&height=&format=&raw=1]`: the cover, resized and cached as ABS
+/// does. Covers extracted by the scanner live in the data dir.
 pub async fn cover(
     State(state): State<AppState>,
     MediaUser(me): MediaUser,
@@ -113,7 +113,7 @@ pub async fn cover(
     let mut allowed = roots(&ix);
     allowed.push(state.data_dir.join("covers").to_string_lossy().into_owned());
     let path = files::confine(&cover, &allowed)?;
-    let mut resp = files::send(&path, files::image_mime(&cover), None, req).await?;
+    let mut resp = files::send_image(&state.data_dir, &path, req).await?;
     resp.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("private, max-age=86400"),

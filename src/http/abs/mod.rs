@@ -14,6 +14,7 @@ pub mod json;
 pub mod libraries;
 pub mod me;
 pub mod openid;
+pub mod passkeys;
 pub mod playback;
 pub mod progress;
 pub mod query;

@@ -33,6 +33,7 @@ fn seed_key(state: &AppState) -> AppResult<[u8; 32]> {
 pub enum Factor {
     Totp,
     Recovery,
+    Passkey,
 }
 
 impl Factor {
@@ -40,6 +41,7 @@ impl Factor {
         match self {
             Factor::Totp => "totp",
             Factor::Recovery => "recovery_code",
+            Factor::Passkey => "passkey",
         }
     }
 }
@@ -115,6 +117,50 @@ pub struct SecondStepBody {
     mfa_token: Option<String>,
     code: Option<String>,
     recovery_code: Option<String>,
+    passkey: Option<super::passkeys::PasskeyAssertion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaTokenBody {
+    mfa_token: Option<String>,
+}
+
+/// The live user behind an intermediate login token.
+async fn mfa_token_owner(state: &AppState, token: &str) -> AppResult<Option<User>> {
+    let (hash, now) = (token_hash(token), state.now_ms());
+    Ok(state
+        .store
+        .read(move |c| {
+            let Some(uid) = two_factor::mfa_token_user(c, &hash, now)? else {
+                return Ok(None);
+            };
+            users::by_id(c, &uid)
+        })
+        .await?
+        .filter(|u| u.is_active))
+}
+
+/// `POST /login/2fa/passkey {mfaToken}`: WebAuthn request options for the second step
+/// (`{challengeId, options}`), to answer with `POST /login/2fa {mfaToken, passkey: {challengeId, credential}}`.
+pub async fn login_passkey_options(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    JsonBody(body): JsonBody<MfaTokenBody>,
+) -> AppResult<Json<Value>> {
+    let now = state.now_ms();
+    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
+        return Err(err);
+    }
+    let token = body.mfa_token.unwrap_or_default();
+    let Some(user) = mfa_token_owner(&state, &token).await? else {
+        state.throttle.record_failure(client.ip, None, now).await?;
+        return Err(AppError::invalid_credentials());
+    };
+    super::passkeys::login_options(&state, &user)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::bad_request("No passkeys registered"))
 }
 
 /// `POST /login/2fa`: the second step of a login that answered `mfaRequired`.
@@ -153,13 +199,20 @@ pub async fn login_second_step(
     {
         return Err(factor_failed(&state, &client, &headers, &user).await?);
     }
-    let factor = check_factor(
-        &state,
-        &user.id,
-        body.code.as_deref(),
-        body.recovery_code.as_deref(),
-    )
-    .await?;
+    let factor = match &body.passkey {
+        Some(assertion) => super::passkeys::check(&state, &user, assertion)
+            .await?
+            .then_some(Factor::Passkey),
+        None => {
+            check_factor(
+                &state,
+                &user.id,
+                body.code.as_deref(),
+                body.recovery_code.as_deref(),
+            )
+            .await?
+        }
+    };
     let Some(factor) = factor else {
         let h = hash.clone();
         state

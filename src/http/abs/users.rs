@@ -9,7 +9,7 @@ use super::json;
 use crate::accounts;
 use crate::app::AppState;
 use crate::audit::{Action, AuditEvent};
-use crate::auth::extract::{AdminUser, ClientIp, CurrentUser, Principal};
+use crate::auth::extract::{AdminUser, ClientIp, CurrentUser, FreshAdmin, Principal};
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::model::{Permissions, User, UserType};
@@ -124,7 +124,7 @@ fn apply(u: &mut User, body: &UserBody) -> AppResult<()> {
 
 pub async fn create(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    FreshAdmin(admin): FreshAdmin,
     ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<UserBody>,
 ) -> AppResult<Json<Value>> {
@@ -175,7 +175,7 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    FreshAdmin(admin): FreshAdmin,
     ClientIp(client): ClientIp,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UserBody>,

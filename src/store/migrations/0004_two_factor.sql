@@ -68,3 +68,26 @@ CREATE TABLE oidc_flows (
     expires_at INTEGER NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+-- Passkeys (WebAuthn) as an alternative second factor; `passkey` is webauthn-rs's serialised
+-- credential (public key, counter: no secret).
+CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    cred_id TEXT NOT NULL UNIQUE,
+    passkey TEXT NOT NULL,
+    last_used_at INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX passkeys_user ON passkeys(user_id);
+
+-- Pending WebAuthn ceremonies (registration or authentication state), single-use, short-lived;
+-- no user for a passwordless sign-in, whose user is known only from the authenticator's answer.
+CREATE TABLE webauthn_challenges (
+    id TEXT PRIMARY KEY,
+    user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
