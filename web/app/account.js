@@ -4,7 +4,7 @@
 import * as API from './api.js';
 import { api } from './api.js';
 import { h, clear, put, field, errorBox, showError, fmtDate, toast } from './dom.js';
-import { twoFactorSection, appPasswordsSection } from './security.js';
+import { twoFactorSection, passkeysSection, appPasswordsSection } from './security.js';
 
 /// A strength meter bound to a password input: asks the server (the same policy that will judge
 /// the password) after the user pauses typing, and lists its reasons.
@@ -75,6 +75,7 @@ export async function accountView(root) {
   // A session limited to enrolment reaches only the 2FA routes: show those first, and alone.
   const enrolOnly = API.enrolmentRequired();
   const tfa = twoFactorSection(() => accountView(root));
+  const passkeys = enrolOnly ? null : passkeysSection();
   const apps = enrolOnly ? null : appPasswordsSection();
   const sessionsCard = enrolOnly ? null : h('section', { class: 'card', 'aria-labelledby': 'sess-h' },
     h('h2', { id: 'sess-h', text: 'Sessions and devices' }),
@@ -93,7 +94,8 @@ export async function accountView(root) {
     enrolOnly ? tfa.section : null,
     form,
     enrolOnly ? null : tfa.section,
+    passkeys ? passkeys.section : null,
     apps ? apps.section : null,
     sessionsCard);
-  await Promise.all([tfa.load(), apps ? apps.load() : null, enrolOnly ? null : loadSessions()]);
+  await Promise.all([tfa.load(), passkeys ? passkeys.load() : null, apps ? apps.load() : null, enrolOnly ? null : loadSessions()]);
 }

@@ -153,7 +153,7 @@ export function twoFactorSection(onChanged) {
       'A code from your authenticator app, or one of your recovery codes.');
     const submit = h('button', { type: 'submit', class: 'primary danger-fill', text: 'Turn off two-factor authentication' });
     const form = h('form', { class: 'enrol', 'aria-label': 'Turn off two-factor authentication' },
-      h('p', { text: 'Your password alone will open your account again, and your recovery codes stop working.' }),
+      h('p', { text: 'Your password alone will open your account again; your recovery codes and passkeys stop working.' }),
       pw, code, ferr,
       h('div', { class: 'actions' }, submit, h('button', { type: 'button', onclick: () => load().catch(fail) }, 'Cancel')));
     form.addEventListener('submit', async (e) => {
@@ -284,9 +284,16 @@ export function appPasswordsSection() {
 export function passkeysSection() {
   const err = errorBox();
   const list = h('div');
+  const note = h('p', { class: 'notice', hidden: true });
   const load = async () => {
-    const r = await api('/api/me/passkeys');
-    const keys = Array.isArray(r) ? r : r.passkeys || [];
+    const [r, status] = await Promise.all([api('/api/me/passkeys'), api('/api/me/2fa')]);
+    const keys = r.passkeys || [];
+    // A passkey is an alternative to the authenticator app, so the server wants TOTP on first.
+    const why = !status.totp ? 'Turn on two-factor authentication above first: a passkey is an alternative to its codes.'
+      : !passkeysSupported() ? 'This browser cannot use passkeys at this address: they need HTTPS (or localhost).' : '';
+    note.textContent = why;
+    note.hidden = !why;
+    form.hidden = !!why;
     clear(list).append(keys.length
       ? h('table', { class: 'table' },
         h('thead', {}, h('tr', {}, ['Name', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))),
@@ -315,7 +322,6 @@ export function passkeysSection() {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.hidden = true;
-    if (!passkeysSupported()) { showError(err, 'This browser cannot use passkeys here (they need HTTPS or localhost).'); return; }
     submit.disabled = true;
     const name = new FormData(form).get('name').trim();
     try {
@@ -329,6 +335,6 @@ export function passkeysSection() {
   const section = h('section', { class: 'card', id: 'passkeys', 'aria-labelledby': 'pk-h' },
     h('h2', { id: 'pk-h', text: 'Passkeys' }),
     h('p', { class: 'muted', text: 'A passkey signs you in with this device’s screen lock or a security key, without a password, and also counts as a second factor.' }),
-    list, form);
+    list, note, form);
   return { section, load };
 }

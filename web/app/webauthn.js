@@ -38,6 +38,11 @@ function creationOptions(options) {
   pk.challenge = fromB64url(pk.challenge);
   pk.user = { ...pk.user, id: fromB64url(pk.user.id) };
   if (pk.excludeCredentials) pk.excludeCredentials = withIds(pk.excludeCredentials);
+  // webauthn-rs's passkey registration says residentKey "discouraged", but "Sign in with a
+  // passkey" (no username) only finds discoverable credentials: prefer one where the
+  // authenticator can store it. The server accepts either kind.
+  const sel = pk.authenticatorSelection;
+  if (sel && sel.residentKey === 'discouraged') pk.authenticatorSelection = { ...sel, residentKey: 'preferred' };
   return { publicKey: pk };
 }
 
