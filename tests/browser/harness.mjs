@@ -74,6 +74,8 @@ export function watch(page, sink, errors) {
 }
 
 export async function shot(page, name, kind) {
-  await page.waitForTimeout(150);
+  // A toast left over from the previous step would cover the header; screenshots show the page.
+  await page.evaluate(() => { const t = document.getElementById('toast'); if (t) t.className = 'toast'; });
+  await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(SHOTS, `${name}-${kind}.png`) });
 }

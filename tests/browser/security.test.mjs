@@ -13,10 +13,11 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BIN, SHOTS, cleanEnv, startServer, launchBrowser, watch, shot } from './harness.mjs';
+import { BIN, SHOTS, cleanEnv, startServer, freePort, launchBrowser, watch, shot } from './harness.mjs';
 
 const ALICE = ['alice', 'copper lantern orchard nineteen'];
 const BOB = ['bob', 'quiet harbour violet engine 8'];
+const CAROL = ['carol', 'amber meadow kettle drum 55'];
 
 let tmp;
 let browser;
@@ -96,7 +97,7 @@ test('the TOTP helper matches RFC 6238 (SHA-1, T = 59 s)', () => {
 
 // ---- servers and pages ----
 
-function makeServer(name, users, env) {
+function makeServer(name, users, env, port = 0) {
   const dir = mkdtempSync(path.join(tmp, `${name}-`));
   const data = path.join(dir, 'data');
   mkdirSync(data);
@@ -105,11 +106,11 @@ function makeServer(name, users, env) {
     execFileSync(BIN, ['--data', data, 'user', 'add', username, ...(admin ? ['--admin'] : []), '--password-stdin'],
       { input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'], env: cleanEnv() });
   }
-  return startServer(data, path.join(dir, 'library'), env).then((s) => { servers.push(s.child); return s.base; });
+  return startServer(data, path.join(dir, 'library'), env, port).then((s) => { servers.push(s.child); return s.base; });
 }
 
-async function newPage(base, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, baseURL: base, acceptDownloads: true });
+async function newPage(base, viewport = { width: 1280, height: 800 }, colorScheme = 'light') {
+  const context = await browser.newContext({ viewport, baseURL: base, acceptDownloads: true, colorScheme });
   const page = await context.newPage();
   watch(page, violations, pageErrors);
   return page;
@@ -252,6 +253,11 @@ test('two-factor sign-in, recovery codes and app passwords', async (t) => {
     await signOut(page);
   });
 
+  await t.test('without public_url, the passkey button says what is missing', async () => {
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Passkeys need public_url to be set' }).waitFor();
+  });
+
   await t.test('password, then a code from the app', async () => {
     await passwordStep(page, ALICE);
     await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
@@ -289,11 +295,12 @@ test('two-factor sign-in, recovery codes and app passwords', async (t) => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   });
 
-  await t.test('phone widths: the second step and the account page', async () => {
-    const phone = await newPage(base, { width: 390, height: 844 });
+  await t.test('phone width, dark theme: the second step and the account page', async () => {
+    const phone = await newPage(base, { width: 390, height: 844 }, 'dark');
     await passwordStep(phone, ALICE);
     await phone.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
-    await shot(phone, 'login-2fa', 'phone');
+    // No passkey registered: the second step does not offer one.
+    assert.equal(await phone.getByRole('button', { name: 'Use a passkey' }).count(), 0);
     await phone.getByRole('button', { name: 'Use a recovery code' }).click();
     await phone.getByLabel('Recovery code').fill(codes[1]);
     await phone.getByRole('button', { name: 'Verify' }).click();
@@ -408,6 +415,79 @@ test('enrolment the policy demands, and step-up before sensitive changes', async
     await apps.getByRole('cell', { name: 'Tablet', exact: true }).waitFor();
     const password = (await apps.locator('code.app-password').textContent()).trim();
     assert.equal((await postLogin(base, BOB[0], password)).status, 200);
+  });
+
+  await page.context().close();
+  assert.deepEqual(violations, [], 'Content-Security-Policy violations');
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+});
+
+test('passkeys: register, second factor, passwordless, remove', async (t) => {
+  // WebAuthn wants a secure context and a domain as relying-party id: http://localhost, with the
+  // server's public_url naming the same origin.
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  await makeServer('passkeys', [[CAROL, true]], { SHELFWARDEN_PUBLIC_URL: origin }, port);
+  const page = await newPage(origin);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+      isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  const credentials = async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+
+  await t.test('a passkey is added from the account page once TOTP is on', async () => {
+    await passwordStep(page, CAROL);
+    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await page.getByRole('link', { name: 'Account' }).click();
+    const section = page.getByRole('region', { name: 'Passkeys' });
+    await section.getByText('Turn on two-factor authentication above first').waitFor();
+    assert.ok(await section.getByLabel('Passkey name').isHidden(), 'no passkey form before TOTP');
+    const { section: tfa } = await enrolTotp(page);
+    await tfa.getByLabel('I have saved them').check();
+    await tfa.getByRole('button', { name: 'Done' }).click();
+    await section.getByText('No passkeys yet.').waitFor();
+    await section.getByLabel('Passkey name').fill('Laptop');
+    await section.getByRole('button', { name: 'Add a passkey' }).click();
+    await section.getByRole('cell', { name: 'Laptop', exact: true }).waitFor();
+    const creds = await credentials();
+    assert.equal(creds.length, 1);
+    assert.equal(creds[0].isResidentCredential, true);
+    await section.getByRole('cell', { name: 'Never' }).waitFor();
+    await section.scrollIntoViewIfNeeded();
+    await shot(page, 'account-passkeys', 'desktop');
+    await signOut(page);
+  });
+
+  await t.test('the passkey as the second step after the password', async () => {
+    await passwordStep(page, CAROL);
+    await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot(page, 'login-2fa', 'phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await signOut(page);
+  });
+
+  await t.test('passwordless sign-in, then removing the passkey', async () => {
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+    await page.getByRole('link', { name: 'Account' }).click();
+    const section = page.getByRole('region', { name: 'Passkeys' });
+    await section.getByRole('cell', { name: 'Laptop', exact: true }).waitFor();
+    assert.equal(await section.getByRole('cell', { name: 'Never' }).count(), 0, 'last use recorded');
+    await section.getByRole('button', { name: 'Remove passkey Laptop' }).click();
+    await section.getByText('No passkeys yet.').waitFor();
+    await signOut(page);
+    // The authenticator still holds it, but the server no longer accepts it.
+    assert.equal((await credentials()).length, 1);
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That passkey was not accepted.' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Sign out', exact: true }).count(), 0);
   });
 
   await page.context().close();
