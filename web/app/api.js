@@ -196,7 +196,7 @@ export async function stepUpWith(password, code) {
 /// Calls the API with the in-memory token; on 401 refreshes once and retries. A 403 asking for a
 /// recent login opens the step-up prompt and, once the user confirmed, retries the request once.
 export async function api(path, opts = {}) {
-  const { method = 'GET', body, raw = false, keepalive = false, noStepUp = false } = opts;
+  const { method = 'GET', body, raw = false, keepalive = false, noStepUp = false, steppedUp = false } = opts;
   const send = () => fetch(path, {
     method,
     keepalive,
@@ -217,8 +217,11 @@ export async function api(path, opts = {}) {
   if (r.status === 403) {
     const { message } = await peekError(r);
     if (message === REAUTH && !noStepUp && stepUpHandler) {
-      if (await stepUp()) return api(path, { ...opts, noStepUp: true });
+      if (await stepUp()) return api(path, { ...opts, noStepUp: true, steppedUp: true });
       throw new ApiError(403, 'Not changed: this needs you to confirm your password first.');
+    }
+    if (message === REAUTH && steppedUp) {
+      throw new ApiError(403, 'Not changed: the server still asks for a more recent sign-in (is its step-up window 0?).');
     }
     if (message === ENROL) {
       const was = enrolRequired;

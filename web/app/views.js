@@ -110,14 +110,13 @@ function secondStep(root, mfa, done) {
   const codeInput = code.querySelector('input');
   const recoveryInput = recovery.querySelector('input');
   let useRecovery = false;
-  const toggle = h('button', { type: 'button', class: 'link-button', 'aria-pressed': 'false', text: 'Use a recovery code' });
+  const toggle = h('button', { type: 'button', class: 'link-button', text: 'Use a recovery code' });
   toggle.addEventListener('click', () => {
     useRecovery = !useRecovery;
     code.hidden = useRecovery;
     recovery.hidden = !useRecovery;
     codeInput.required = !useRecovery;
     recoveryInput.required = useRecovery;
-    toggle.setAttribute('aria-pressed', String(useRecovery));
     toggle.textContent = useRecovery ? 'Use a code from the app instead' : 'Use a recovery code';
     err.hidden = true;
     (useRecovery ? recoveryInput : codeInput).focus();
