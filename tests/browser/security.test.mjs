@@ -422,6 +422,27 @@ test('enrolment the policy demands, and step-up before sensitive changes', async
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
 });
 
+test('step-up is retried once only: with a window of 0 the change is refused with a reason', async () => {
+  const DAVE = ['dave', 'pebble lighthouse saffron 31'];
+  const base = await makeServer('window0', [[DAVE, false]], { SHELFWARDEN_STEP_UP_WINDOW_SECS: '0' });
+  const page = await newPage(base);
+  await passwordStep(page, DAVE);
+  await page.getByRole('button', { name: 'Sign out', exact: true }).waitFor();
+  await page.getByRole('link', { name: 'Account' }).click();
+  const apps = page.getByRole('region', { name: 'App passwords' });
+  await apps.getByLabel('Device or app').fill('Phone');
+  await apps.getByRole('button', { name: 'Create app password' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+  await dialog.getByLabel('Password').fill(DAVE[1]);
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await apps.getByRole('alert').filter({ hasText: 'the server still asks for a more recent sign-in' }).waitFor();
+  assert.equal(await dialog.count(), 0, 'no second prompt');
+  assert.equal(await apps.getByText('No app passwords.').count(), 1);
+  await page.context().close();
+  assert.deepEqual(violations, [], 'Content-Security-Policy violations');
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+});
+
 test('passkeys: register, second factor, passwordless, remove', async (t) => {
   // WebAuthn wants a secure context and a domain as relying-party id: http://localhost, with the
   // server's public_url naming the same origin.
