@@ -1,8 +1,10 @@
 // The account security pages in real Chromium against the real binary: enrolling TOTP (the code
 // computed here from the secret the page shows), recovery codes saved and used once, the second
 // sign-in step, app passwords that then log in through POST /login, the enrolment the policy
-// demands, and the step-up prompt that retries the refused change. Any CSP violation or uncaught
-// page error fails the run. Screenshots go to docs/screenshots/.
+// demands, the step-up prompt that retries the refused change (once), throttling of the second
+// step, and passkeys through Chromium's virtual authenticator (registration, second factor,
+// passwordless). Any CSP violation or uncaught page error fails the run. Screenshots go to
+// docs/screenshots/.
 //
 // Run: SHELFWARDEN_BIN=target/debug/shelfwarden node --test tests/browser/
 
@@ -438,6 +440,40 @@ test('step-up is retried once only: with a window of 0 the change is refused wit
   await apps.getByRole('alert').filter({ hasText: 'the server still asks for a more recent sign-in' }).waitFor();
   assert.equal(await dialog.count(), 0, 'no second prompt');
   assert.equal(await apps.getByText('No app passwords.').count(), 1);
+  await page.context().close();
+  assert.deepEqual(violations, [], 'Content-Security-Policy violations');
+  assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+});
+
+test('a throttled second step shows the wait from Retry-After', async () => {
+  const ERIN = ['erin', 'lemon tractor polka winter 64'];
+  const base = await makeServer('throttle2fa', [[ERIN, false]], { SHELFWARDEN_RATE_LIMIT_AUTH_MAX: '3' });
+  // Enrol through the API (the UI path is covered above).
+  const login = await postLogin(base, ...ERIN);
+  assert.equal(login.status, 200);
+  const auth = { Authorization: `Bearer ${(await login.json()).user.accessToken}`, 'Content-Type': 'application/json' };
+  const { secret } = await (await fetch(`${base}/api/me/2fa/totp/enroll`, { method: 'POST', headers: auth })).json();
+  const app = new Authenticator(secret);
+  const confirm = await fetch(`${base}/api/me/2fa/totp/confirm`, { method: 'POST', headers: auth, body: JSON.stringify({ code: await app.code() }) });
+  assert.equal(confirm.status, 200);
+
+  const page = await newPage(base);
+  await passwordStep(page, ERIN);
+  await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
+  const limited = page.getByRole('alert').filter({ hasText: /Too many attempts\. Try again in \d+ (seconds?|minutes)\./ });
+  for (let i = 0; i < 8 && !(await limited.count()); i++) {
+    await page.getByLabel('Authentication code').fill(app.wrong());
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.waitForFunction(() => {
+      const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Verify');
+      const a = document.querySelector('[role=alert]');
+      return b && a && !a.hidden && (!b.disabled || /Too many/.test(a.textContent));
+    });
+  }
+  await limited.waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'the button waits out the limit');
+  await shot(page, 'login-2fa-throttled', 'desktop');
   await page.context().close();
   assert.deepEqual(violations, [], 'Content-Security-Policy violations');
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
