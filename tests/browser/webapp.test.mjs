@@ -7,18 +7,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { BIN, SHOTS, cleanEnv, startServer, launchBrowser, watch as watchPage, shot } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const BIN = process.env.SHELFWARDEN_BIN || path.join(repo, 'target', 'debug', 'shelfwarden');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const SHOTS = path.join(repo, 'docs', 'screenshots');
 const ADMIN = ['admin', 'correct horse battery staple 42'];
 const READER = ['reader', 'velvet orbit marmalade tunnel 7'];
 const BOOK = 'Hidden Mountain 10'; // three files, 9 s: playback crosses a file boundary
@@ -29,28 +23,6 @@ let base;
 let browser;
 const violations = [];
 const pageErrors = [];
-
-/// The binary refuses unknown SHELFWARDEN_* variables (SHELFWARDEN_BIN is ours, not its).
-const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHELFWARDEN_')));
-
-function startServer(data, library, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const env = { ...cleanEnv(), ...extraEnv };
-    const child = spawn(BIN, ['serve', '--port', '0', '--allow-root', '--data', data, '--library', library],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    let log = '';
-    // The server's log only matters when it fails to start; keep the test output readable.
-    child.stderr.on('data', (chunk) => { log = (log + chunk).slice(-20000); });
-    const timer = setTimeout(() => reject(new Error('server did not start')), 30000);
-    child.stdout.on('data', (chunk) => {
-      buf += chunk;
-      const m = buf.match(/Shelfwarden listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); resolve({ child, base: m[1] }); }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${log}`)));
-  });
-}
 
 async function apiLogin([username, password]) {
   const r = await fetch(`${base}/login`, {
@@ -69,31 +41,13 @@ async function newPage(viewport) {
   return page;
 }
 
-/// Records CSP violations from both the console and the DOM event, and uncaught errors.
-function watch(page, sink) {
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (/Content[- ]Security[- ]Policy|CSP-VIOLATION/i.test(text)) sink.push(text);
-  });
-  page.on('pageerror', (err) => pageErrors.push(String(err)));
-  // Init scripts are injected by the DevTools protocol, not by the page, so the CSP allows them.
-  page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP-VIOLATION ${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
-    });
-  });
-}
-
-async function shot(page, name, kind) {
-  await page.waitForTimeout(150);
-  await page.screenshot({ path: path.join(SHOTS, `${name}-${kind}.png`) });
-}
+const watch = (page, sink) => watchPage(page, sink, pageErrors);
 
 async function signIn(page, [username, password]) {
   await page.goto('/#/login');
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
@@ -109,13 +63,7 @@ before(async () => {
   execFileSync(BIN, ['--data', data, 'generate-library', '--books', '12', '--out', library], { stdio: 'ignore', env: cleanEnv() });
   ({ child: server, base } = await startServer(data, library));
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-    // launch() already gives Chromium a fresh temporary --user-data-dir and refuses one passed in.
-  });
+  browser = await launchBrowser();
   test.data = data;
 });
 
@@ -164,10 +112,10 @@ test('the web app end to end', async (t) => {
 
   await t.test('sign out, wrong password is refused, sign in', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
     await page.getByLabel('Username').fill(ADMIN[0]);
     await page.getByLabel('Password').fill('not the password at all');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'Wrong username or password.' }).waitFor();
     await shot(page, 'login', 'desktop');
     await signIn(page, ADMIN);
@@ -318,7 +266,7 @@ test('the web app end to end', async (t) => {
     const me = await (await fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${readerToken}` } })).json();
     assert.equal(me.permissions.download, false, 'the permission change was saved');
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
   });
 
   await t.test('phone-width screenshots', async () => {
@@ -372,13 +320,13 @@ test('throttled sign-in shows the wait from Retry-After', async () => {
     for (let i = 0; i < 4; i++) {
       await page.getByLabel('Username').fill(ADMIN[0]);
       await page.getByLabel('Password').fill(`wrong password number ${i}`);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.getByRole('alert').waitFor();
       if (await page.getByRole('alert').filter({ hasText: /Too many attempts/ }).count()) break;
-      await page.getByRole('button', { name: 'Sign in' }).waitFor({ state: 'visible' });
+      await page.getByRole('button', { name: 'Sign in', exact: true }).waitFor({ state: 'visible' });
     }
     await page.getByRole('alert').filter({ hasText: /Too many attempts\. Try again in \d+ (seconds?|minutes)\./ }).waitFor();
-    assert.ok(await page.getByRole('button', { name: 'Sign in' }).isDisabled(), 'the button waits out the limit');
+    assert.ok(await page.getByRole('button', { name: 'Sign in', exact: true }).isDisabled(), 'the button waits out the limit');
     await shot(page, 'login-throttled', 'desktop');
   } finally {
     await context.close();

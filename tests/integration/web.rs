@@ -14,6 +14,9 @@ async fn shell_is_html_under_the_strict_csp_with_nothing_inline() {
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("style-src 'self'"));
     assert!(!csp.contains("unsafe-inline"));
+    // The 2FA QR code is shown as an image from a Blob URL; scripts never come from blob:.
+    assert!(csp.contains("img-src 'self' data: blob:"));
+    assert!(!csp.contains("script-src 'self' blob:"));
     assert_eq!(h["cache-control"], "no-cache");
     let body = r.text().await.unwrap();
     assert!(!body.contains("style="), "style attribute in the shell");
@@ -40,6 +43,8 @@ async fn assets_have_their_types_and_revalidate_with_etags() {
     for (path, ty) in [
         ("/app/main.js", "text/javascript; charset=utf-8"),
         ("/app/player.js", "text/javascript; charset=utf-8"),
+        ("/app/security.js", "text/javascript; charset=utf-8"),
+        ("/app/webauthn.js", "text/javascript; charset=utf-8"),
         ("/app/app.css", "text/css; charset=utf-8"),
         ("/app/icon.svg", "image/svg+xml"),
     ] {

@@ -1,8 +1,10 @@
-// The account page: password change with the server's own strength verdict, and sessions.
+// The account page: password change with the server's own strength verdict, two-factor
+// authentication, app passwords, and sessions.
 
 import * as API from './api.js';
 import { api } from './api.js';
-import { h, clear, field, errorBox, showError, fmtDate, toast } from './dom.js';
+import { h, clear, put, field, errorBox, showError, fmtDate, toast } from './dom.js';
+import { twoFactorSection, passkeysSection, appPasswordsSection } from './security.js';
 
 /// A strength meter bound to a password input: asks the server (the same policy that will judge
 /// the password) after the user pauses typing, and lists its reasons.
@@ -70,19 +72,30 @@ export async function accountView(root) {
         },
       }, 'Sign out')))));
   };
-  clear(root).append(
+  // A session limited to enrolment reaches only the 2FA routes: show those first, and alone.
+  const enrolOnly = API.enrolmentRequired();
+  const tfa = twoFactorSection(() => accountView(root));
+  const passkeys = enrolOnly ? null : passkeysSection();
+  const apps = enrolOnly ? null : appPasswordsSection();
+  const sessionsCard = enrolOnly ? null : h('section', { class: 'card', 'aria-labelledby': 'sess-h' },
+    h('h2', { id: 'sess-h', text: 'Sessions and devices' }),
+    h('table', { class: 'table' },
+      h('thead', {}, h('tr', {}, ['Device', 'Address', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))),
+      sessions),
+    sessionsErr,
+    h('button', {
+      type: 'button',
+      onclick: async () => { await API.logout(true); location.hash = '#/login'; },
+    }, 'Sign out everywhere'));
+  put(root,
     h('h1', { text: 'Account' }),
     h('p', { class: 'muted', text: `Signed in as ${me ? me.username : ''} (${me ? me.type : ''}).` }),
+    enrolOnly ? h('p', { class: 'notice', role: 'status', id: 'enrol-notice', text: 'Your server requires two-factor authentication for your account. Set it up below to continue; until then the rest of Shelfwarden stays closed.' }) : null,
+    enrolOnly ? tfa.section : null,
     form,
-    h('section', { class: 'card', 'aria-labelledby': 'sess-h' },
-      h('h2', { id: 'sess-h', text: 'Sessions and devices' }),
-      h('table', { class: 'table' },
-        h('thead', {}, h('tr', {}, ['Device', 'Address', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))),
-        sessions),
-      sessionsErr,
-      h('button', {
-        type: 'button',
-        onclick: async () => { await API.logout(true); location.hash = '#/login'; },
-      }, 'Sign out everywhere')));
-  await loadSessions();
+    enrolOnly ? null : tfa.section,
+    passkeys ? passkeys.section : null,
+    apps ? apps.section : null,
+    sessionsCard);
+  await Promise.all([tfa.load(), passkeys ? passkeys.load() : null, apps ? apps.load() : null, enrolOnly ? null : loadSessions()]);
 }

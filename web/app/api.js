@@ -6,7 +6,15 @@ let accessToken = null;
 let me = null;
 let defaultLibraryId = null;
 let refreshing = null;
+let enrolRequired = false;
+let stepUpHandler = null;
+let stepUpPending = null;
 const listeners = new Set();
+
+/// The server's words for "this session must prove the password again" and "this account must
+/// enrol a second factor first"; the API client reacts to them wherever they come from.
+const REAUTH = 'Re-authentication required';
+const ENROL = 'Two-factor enrolment required';
 
 export class ApiError extends Error {
   constructor(status, message, retryAfter) {
@@ -21,12 +29,37 @@ export const currentUser = () => me;
 export const defaultLibrary = () => defaultLibraryId;
 export const isAdmin = () => !!me && (me.type === 'admin' || me.type === 'root');
 export const onAuthChange = (fn) => listeners.add(fn);
+/// Whether this session may only set up two-factor authentication (the server's policy demands it).
+export const enrolmentRequired = () => !!me && enrolRequired;
+export function setEnrolmentRequired(value) { enrolRequired = !!value; }
+/// Registers the function that asks the user to confirm their password (and code) when the server
+/// wants a recent login; it resolves to true once `POST /api/me/2fa/step-up` succeeded.
+export const onStepUp = (fn) => { stepUpHandler = fn; };
 
 function setSession(body) {
   accessToken = body && body.user ? body.user.accessToken : null;
   me = body ? body.user : null;
+  if (!body) enrolRequired = false;
   if (body && body.userDefaultLibraryId) defaultLibraryId = body.userDefaultLibraryId;
   for (const fn of listeners) fn(me);
+}
+
+/// A full login answer (password, second step, passkey): the refresh cookie is already set.
+function loggedIn(body) {
+  enrolRequired = !!body.mfaEnrollmentRequired;
+  setSession(body);
+  return { enrolmentRequired: enrolRequired };
+}
+
+/// The error text of a response without consuming it: JSON `{error}` or the plain-text body.
+async function peekError(resp) {
+  const text = await resp.clone().text().catch(() => '');
+  try {
+    const j = JSON.parse(text);
+    return { message: j.error || j.message || '', json: j };
+  } catch {
+    return { message: text, json: null };
+  }
 }
 
 async function errorFrom(resp) {
@@ -80,16 +113,51 @@ export function refresh() {
   return refreshing;
 }
 
-export async function login(username, password) {
-  const r = await fetch('/login', {
+async function postJson(path, body) {
+  return fetch(path, {
     method: 'POST',
     headers: { ...XRW, 'Content-Type': 'application/json' },
     credentials: 'same-origin',
-    body: JSON.stringify({ username, password }),
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (r.status === 401) throw new ApiError(401, 'Wrong username or password.');
+}
+
+/// `POST /login`. Resolves to `{mfa: {mfaToken, methods}}` when the account has a second factor
+/// (no session yet: finish with `loginSecondStep`), else to `{enrolmentRequired}`.
+export async function login(username, password) {
+  const r = await postJson('/login', { username, password });
+  if (r.status === 401) {
+    const { json } = await peekError(r);
+    if (json && json.mfaRequired && json.mfaToken) {
+      return { mfa: { mfaToken: json.mfaToken, methods: json.methods || ['totp', 'recovery'] } };
+    }
+    throw new ApiError(401, 'Wrong username or password.');
+  }
   if (!r.ok) throw await errorFrom(r);
-  setSession(await r.json());
+  return loggedIn(await r.json());
+}
+
+/// `POST /login/2fa {mfaToken, code | recoveryCode | passkey}`. Every refusal reads the same.
+export async function loginSecondStep(mfaToken, factor) {
+  const r = await postJson('/login/2fa', { mfaToken, ...factor });
+  if (r.status === 401) throw new ApiError(401, 'That did not work. Check the code and try again, or start over.');
+  if (!r.ok) throw await errorFrom(r);
+  return loggedIn(await r.json());
+}
+
+/// Unauthenticated POSTs of the passkey sign-in (start and finish); errors carry the server's reason.
+export async function publicPost(path, body) {
+  const r = await postJson(path, body);
+  if (!r.ok) throw await errorFrom(r);
+  return r.json();
+}
+
+/// Completes a passwordless passkey login with the `/login`-shaped answer of `path`.
+export async function passkeyLogin(path, body) {
+  const r = await postJson(path, body);
+  if (r.status === 401) throw new ApiError(401, 'That passkey was not accepted.');
+  if (!r.ok) throw await errorFrom(r);
+  return loggedIn(await r.json());
 }
 
 export async function logout(allDevices = false) {
@@ -106,8 +174,29 @@ export async function init(setupToken, username, password) {
   if (!r.ok) throw await errorFrom(r);
 }
 
-/// Calls the API with the in-memory token; on 401 refreshes once and retries.
-export async function api(path, { method = 'GET', body, raw = false, keepalive = false } = {}) {
+/// Shares one open step-up prompt between requests that need it at the same time.
+function stepUp() {
+  if (!stepUpPending) {
+    stepUpPending = Promise.resolve()
+      .then(() => stepUpHandler())
+      .catch(() => false)
+      .finally(() => { stepUpPending = null; });
+  }
+  return stepUpPending;
+}
+
+/// `POST /api/me/2fa/step-up`: a six-digit entry is a TOTP code, anything else a recovery code.
+export async function stepUpWith(password, code) {
+  const entry = (code || '').trim();
+  const digits = entry.replace(/[\s-]/g, '');
+  const factor = !entry ? {} : /^\d{6}$/.test(digits) ? { code: digits } : { recoveryCode: entry };
+  await api('/api/me/2fa/step-up', { method: 'POST', body: { password, ...factor }, noStepUp: true });
+}
+
+/// Calls the API with the in-memory token; on 401 refreshes once and retries. A 403 asking for a
+/// recent login opens the step-up prompt and, once the user confirmed, retries the request once.
+export async function api(path, opts = {}) {
+  const { method = 'GET', body, raw = false, keepalive = false, noStepUp = false, steppedUp = false } = opts;
   const send = () => fetch(path, {
     method,
     keepalive,
@@ -118,10 +207,30 @@ export async function api(path, { method = 'GET', body, raw = false, keepalive =
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   let r = await send();
+  // A JSON 401 is a refused password or code in the request itself, not an ended session.
+  if (r.status === 401 && (await peekError(r)).json) throw new ApiError(401, 'Wrong password or code.');
   if (r.status === 401 && await refresh()) r = await send();
   if (r.status === 401) {
     setSession(null);
     throw new ApiError(401, 'Your session has ended. Sign in again.');
+  }
+  if (r.status === 403) {
+    const { message } = await peekError(r);
+    if (message === REAUTH && !noStepUp && stepUpHandler) {
+      if (await stepUp()) return api(path, { ...opts, noStepUp: true, steppedUp: true });
+      throw new ApiError(403, 'Not changed: this needs you to confirm your password first.');
+    }
+    if (message === REAUTH && steppedUp) {
+      throw new ApiError(403, 'Not changed: the server still asks for a more recent sign-in (is its step-up window 0?).');
+    }
+    if (message === ENROL) {
+      const was = enrolRequired;
+      enrolRequired = true;
+      if (!was) for (const fn of listeners) fn(me);
+      const e = new ApiError(403, 'Set up two-factor authentication first: your account requires it.');
+      e.enrol = true;
+      throw e;
+    }
   }
   if (!r.ok) throw await errorFrom(r);
   if (raw) return r;

@@ -11,7 +11,9 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === 'text') el.textContent = v;
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'value') el.value = v;
-    else if (k === 'checked' || k === 'selected' || k === 'disabled' || k === 'hidden') el[k] = !!v;
+    // The default too, so form.reset() returns a checkbox to how it was built.
+    else if (k === 'checked') { el.defaultChecked = !!v; el.checked = !!v; }
+    else if (k === 'selected' || k === 'disabled' || k === 'hidden') el[k] = !!v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   append(el, children);
@@ -28,6 +30,13 @@ function append(el, children) {
 
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
+  return el;
+}
+
+/// Replaces an element's children, skipping null/false like h() does (native append would
+/// print them as text).
+export function put(el, ...children) {
+  append(clear(el), children);
   return el;
 }
 
@@ -131,3 +140,23 @@ export function coverImg(itemId, title, hasCover, cls = 'cover') {
   return img;
 }
 
+
+/// Copies text to the clipboard; says so, or says how to do it by hand where the browser refuses.
+export async function copyText(text, what = 'Copied.') {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(what);
+  } catch {
+    toast('This browser did not allow copying: select the text and copy it.', 'error');
+  }
+}
+
+/// Saves text as a file through a Blob URL (no server round trip, nothing inline).
+export function downloadText(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
+  const a = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

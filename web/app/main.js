@@ -7,6 +7,7 @@ import { h, clear, errorBox, showError } from './dom.js';
 import { setupView, loginView, homeView, libraryView, itemView } from './views.js';
 import { accountView } from './account.js';
 import { adminView } from './admin.js';
+import { stepUpDialog } from './security.js';
 
 const main = document.getElementById('main');
 const top = document.getElementById('top');
@@ -71,7 +72,7 @@ async function route() {
     show();
     return;
   }
-  if (me.mustChangePassword && parts[0] !== 'account') { goto('#/account'); return; }
+  if ((me.mustChangePassword || API.enrolmentRequired()) && parts[0] !== 'account') { goto('#/account'); return; }
   if (parts[0] === 'login' || parts[0] === 'setup') { goto('#/'); return; }
   header();
   const lib = API.defaultLibrary();
@@ -87,6 +88,7 @@ async function route() {
     else view.append(h('h1', { text: 'Not found' }), h('p', {}, h('a', { href: '#/', text: 'Go home' })));
   } catch (ex) {
     if (ex.status === 401) { if (mine === routeSeq) route(); return; }
+    if (ex.enrol) { if (mine === routeSeq) goto('#/account'); return; }
     const box = errorBox();
     showError(box, ex);
     clear(view).append(h('h1', { text: 'Something went wrong' }), box);
@@ -101,6 +103,8 @@ async function boot() {
   } catch { /* the API answers below or the error view explains */ }
   if (initialised) await API.refresh();
   addEventListener('hashchange', route);
+  // Sensitive changes the server wants a recent sign-in for ask for the password, then go through.
+  API.onStepUp(stepUpDialog);
   // A session that ends elsewhere (revoked, expired) sends the user back to sign in.
   API.onAuthChange((me) => { if (!me) header(); });
   await route();

@@ -3,7 +3,8 @@
 import * as API from './api.js';
 import { api } from './api.js';
 import * as player from './player.js';
-import { h, clear, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast, coverImg } from './dom.js';
+import { h, clear, put, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast, coverImg } from './dom.js';
+import { passkeysSupported, passkeySignIn, passkeySecondFactor } from './webauthn.js';
 
 const enc = encodeURIComponent;
 
@@ -29,43 +30,127 @@ export function setupView(root, done) {
     const f = new FormData(form);
     try {
       await API.init(f.get('token').trim(), f.get('username').trim(), f.get('password'));
-      await API.login(f.get('username').trim(), f.get('password'));
+      const r = await API.login(f.get('username').trim(), f.get('password'));
       toast('Server set up. Welcome!');
-      done();
+      signedIn(r, done);
     } catch (ex) { showError(err, ex); }
   });
   clear(root).append(form);
   document.title = 'Set up · Shelfwarden';
 }
 
+/// Runs one sign-in attempt with the button off; a throttled attempt keeps it off until the
+/// server's Retry-After has passed, so every step reports limits the same way.
+async function attempt(button, err, fn) {
+  err.hidden = true;
+  button.disabled = true;
+  try {
+    await fn();
+  } catch (ex) {
+    showError(err, ex);
+    if (ex.status === 429 && ex.retryAfter) {
+      setTimeout(() => { button.disabled = false; }, ex.retryAfter * 1000);
+      return;
+    }
+  }
+  button.disabled = false;
+}
+
+/// After any successful sign-in: an account that must enrol a second factor goes straight to it.
+function signedIn(result, done) {
+  if (result && result.enrolmentRequired) {
+    toast('Your server requires two-factor authentication for your account: set it up to continue.');
+    location.hash = '#/account';
+    return;
+  }
+  done();
+}
+
 export function loginView(root, done) {
   const err = errorBox();
   const button = h('button', { type: 'submit', class: 'primary', text: 'Sign in' });
+  const passkeyErr = errorBox();
+  const passkeyBtn = passkeysSupported() ? h('button', { type: 'button', class: 'wide', text: 'Sign in with a passkey' }) : null;
   const form = h('form', { class: 'card narrow', 'aria-labelledby': 'login-h' },
     h('h1', { id: 'login-h', text: 'Sign in' }),
     field('Username', { name: 'username', required: true, autocomplete: 'username', autofocus: true }),
     field('Password', { name: 'password', type: 'password', required: true, autocomplete: 'current-password' }),
-    err, button);
-  form.addEventListener('submit', async (e) => {
+    err, button,
+    passkeyBtn ? h('div', { class: 'alt-login' }, h('p', { class: 'muted or', text: 'or' }), passkeyBtn, passkeyErr) : null);
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
-    err.hidden = true;
-    button.disabled = true;
     const f = new FormData(form);
-    try {
-      await API.login(f.get('username').trim(), f.get('password'));
-      done();
-    } catch (ex) {
-      showError(err, ex);
-      // While throttled, keep the button off until the server says trying again can work.
-      if (ex.status === 429 && ex.retryAfter) {
-        setTimeout(() => { button.disabled = false; }, ex.retryAfter * 1000);
-        return;
-      }
-    }
-    button.disabled = false;
+    attempt(button, err, async () => {
+      const r = await API.login(f.get('username').trim(), f.get('password'));
+      if (r.mfa) secondStep(root, r.mfa, done);
+      else signedIn(r, done);
+    });
   });
+  if (passkeyBtn) {
+    passkeyBtn.addEventListener('click', () => attempt(passkeyBtn, passkeyErr, async () => {
+      signedIn(await passkeySignIn(), done);
+    }));
+  }
   clear(root).append(form);
   document.title = 'Sign in · Shelfwarden';
+}
+
+/// The second step of a login: a code from the authenticator app, a recovery code, or a passkey.
+function secondStep(root, mfa, done) {
+  const err = errorBox();
+  const button = h('button', { type: 'submit', class: 'primary', text: 'Verify' });
+  const code = field('Authentication code', {
+    name: 'code', required: true, autocomplete: 'one-time-code', inputmode: 'numeric',
+    pattern: '[0-9 ]{6,7}', maxlength: 7, spellcheck: 'false', autofocus: true,
+  }, 'The six-digit code your authenticator app shows now.');
+  const recovery = field('Recovery code', {
+    name: 'recoveryCode', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off',
+  }, 'One of the ten codes you saved when you set up two-factor authentication. Each works once.');
+  recovery.hidden = true;
+  const codeInput = code.querySelector('input');
+  const recoveryInput = recovery.querySelector('input');
+  let useRecovery = false;
+  const toggle = h('button', { type: 'button', class: 'link-button', text: 'Use a recovery code' });
+  toggle.addEventListener('click', () => {
+    useRecovery = !useRecovery;
+    code.hidden = useRecovery;
+    recovery.hidden = !useRecovery;
+    codeInput.required = !useRecovery;
+    recoveryInput.required = useRecovery;
+    toggle.textContent = useRecovery ? 'Use a code from the app instead' : 'Use a recovery code';
+    err.hidden = true;
+    (useRecovery ? recoveryInput : codeInput).focus();
+  });
+  const usePasskey = (mfa.methods || []).includes('passkey') && passkeysSupported()
+    ? h('button', { type: 'button', class: 'wide', text: 'Use a passkey' }) : null;
+  const form = h('form', { class: 'card narrow', 'aria-labelledby': 'mfa-h' },
+    h('h1', { id: 'mfa-h', text: 'Two-factor authentication' }),
+    h('p', { id: 'mfa-intro', text: 'One more step: confirm it is you with your second factor.' }),
+    code, recovery, err, button,
+    h('div', { class: 'alt-login' },
+      toggle,
+      usePasskey ? [h('p', { class: 'muted or', text: 'or' }), usePasskey] : null,
+      h('button', {
+        type: 'button', class: 'link-button',
+        onclick: () => loginView(root, done),
+      }, 'Start over')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const factor = useRecovery
+      ? { recoveryCode: recoveryInput.value.trim() }
+      : { code: codeInput.value.replace(/\s/g, '') };
+    attempt(button, err, async () => {
+      signedIn(await API.loginSecondStep(mfa.mfaToken, factor), done);
+    });
+  });
+  if (usePasskey) {
+    usePasskey.addEventListener('click', () => attempt(usePasskey, err, async () => {
+      signedIn(await passkeySecondFactor(mfa.mfaToken), done);
+    }));
+  }
+  clear(root).append(form);
+  document.title = 'Two-factor authentication · Shelfwarden';
+  codeInput.focus();
 }
 
 function progressOf(itemId) {
@@ -246,7 +331,7 @@ export async function itemView(root, itemId) {
       } catch (ex) { showError(err, ex); }
     },
   }, 'Add bookmark here');
-  clear(root).append(
+  put(root,
     h('article', { class: 'book-page' },
       coverImg(itemId, md.title, !!m.coverPath, 'big-cover'),
       h('div', { class: 'book-info' },

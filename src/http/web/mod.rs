@@ -50,6 +50,8 @@ static ASSETS: &[Asset] = &[
     asset!("views.js", JS),
     asset!("admin.js", JS),
     asset!("account.js", JS),
+    asset!("security.js", JS),
+    asset!("webauthn.js", JS),
 ];
 
 /// Strong validators, computed once: the files never change while the binary runs, so a browser
