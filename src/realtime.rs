@@ -124,6 +124,15 @@ impl Realtime {
         }
     }
 
+    /// Whether `user_id` has an authenticated socket, so nobody builds an event no one receives.
+    pub fn is_online(&self, user_id: &str) -> bool {
+        let room = user_room(user_id);
+        self.ios
+            .iter()
+            .flat_map(|io| io.sockets())
+            .any(|s| s.rooms().iter().any(|r| r.as_ref() == room.as_str()))
+    }
+
     /// Ids of users with at least one authenticated socket.
     pub fn online_user_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self

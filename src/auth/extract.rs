@@ -441,7 +441,29 @@ fn reauth_required() -> AppError {
     )
 }
 
+/// A caller with a full-rights session (as `FreshUser`) however old its login: for changes that
+/// check the password and a second factor themselves, so a step-up first would only cost a code.
+#[derive(Debug, Clone)]
+pub struct FullSessionUser(pub CurrentUser);
+
 async fn fresh(
+    parts: &mut Parts,
+    app: &AppState,
+    allow_enrol_only: bool,
+) -> Result<CurrentUser, AppError> {
+    let me = full_session(parts, app, allow_enrol_only).await?;
+    let authenticated_at = me.facts.as_ref().and_then(|f| f.authenticated_at);
+    if !crate::auth::mfa::is_fresh(
+        authenticated_at,
+        app.now_ms(),
+        app.config.step_up_window_secs,
+    ) {
+        return Err(reauth_required());
+    }
+    Ok(me)
+}
+
+async fn full_session(
     parts: &mut Parts,
     app: &AppState,
     allow_enrol_only: bool,
@@ -458,18 +480,10 @@ async fn fresh(
         },
     )
     .await?;
-    let facts = match (&me.principal, &me.facts) {
-        (Principal::Session { .. }, Some(f)) if f.scopes.is_none() => f,
-        _ => return Err(reauth_required()),
-    };
-    if !crate::auth::mfa::is_fresh(
-        facts.authenticated_at,
-        app.now_ms(),
-        app.config.step_up_window_secs,
-    ) {
-        return Err(reauth_required());
+    match (&me.principal, &me.facts) {
+        (Principal::Session { .. }, Some(f)) if f.scopes.is_none() => Ok(me),
+        _ => Err(reauth_required()),
     }
-    Ok(me)
 }
 
 impl<S> FromRequestParts<S> for FreshUser
@@ -497,6 +511,19 @@ where
         // The admin test first, so a non-admin learns nothing about step-up.
         let AdminUser(_) = AdminUser::from_request_parts(parts, state).await?;
         fresh(parts, &app, false).await.map(FreshAdmin)
+    }
+}
+
+impl<S> FromRequestParts<S> for FullSessionUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        full_session(parts, &app, false).await.map(FullSessionUser)
     }
 }
 

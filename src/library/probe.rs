@@ -376,5 +376,6 @@ fn picture_ext(pic: &lofty::picture::Picture) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "probe_tests.rs"]
 mod tests;

@@ -189,6 +189,7 @@ fn encode(image: &DynamicImage, format: Format) -> Result<Vec<u8>, ThumbnailErro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use image::{ImageBuffer, Rgb};

@@ -238,6 +238,10 @@ async fn passkey_registration_and_second_factor_ceremony() {
     .json()
     .await
     .unwrap();
+    assert_eq!(
+        start["options"]["publicKey"]["authenticatorSelection"]["residentKey"], "preferred",
+        "a passkey should be discoverable, for the passwordless sign-in"
+    );
     let credential = authenticator.create(&start["options"]);
     let r = post(
         &s,

@@ -442,6 +442,16 @@ async fn step_up_is_enforced() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["error"], "Re-authentication required", "{path}");
     }
+    // Turning 2FA off checks the password and a factor itself: no step-up first (which would
+    // use up the only current code).
+    let r = client()
+        .delete(s.url("/api/me/2fa/totp"))
+        .bearer_auth(&token)
+        .json(&json!({ "password": PASSWORD, "code": "000000" }))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 403);
     // A user who is not an admin is refused as such, and learns nothing about step-up.
     s.add_user("lena", PASSWORD, false);
     let lena = access_token(&login(&s, "lena", PASSWORD).await);

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -68,13 +70,32 @@ enum Entry<'a> {
     Value(Value),
 }
 
+/// One page of `/items`. Serialised straight to bytes: the items are pre-rendered JSON, which a
+/// detour through `serde_json::Value` would parse again.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemsPage<'a> {
+    results: Vec<Entry<'a>>,
+    total: usize,
+    limit: usize,
+    page: usize,
+    sort_by: Option<&'a String>,
+    sort_desc: bool,
+    filter_by: Option<&'a String>,
+    media_type: &'static str,
+    minified: bool,
+    collapseseries: bool,
+    include: String,
+    offset: usize,
+}
+
 /// `GET /api/libraries/:id/items`.
 pub async fn items(
     State(state): State<AppState>,
     me: CurrentUser,
     Path(id): Path<String>,
     Query(p): Params,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Response> {
     let ix = visible_library(&state, &me.user, &id).await?;
     let limit = query::non_negative(p.get("limit").map(String::as_str), "limit", 0)?;
     let page = query::non_negative(p.get("page").map(String::as_str), "page", 0)?;
@@ -184,20 +205,22 @@ pub async fn items(
             }
         }
     }
-    Ok(Json(json!({
-        "results": results,
-        "total": total,
-        "limit": limit,
-        "page": page,
-        "sortBy": p.get("sort"),
-        "sortDesc": desc,
-        "filterBy": p.get("filter"),
-        "mediaType": "book",
-        "minified": flag(&p, "minified"),
-        "collapseseries": collapse,
-        "include": p.get("include").cloned().unwrap_or_default(),
-        "offset": start,
-    })))
+    let body = serde_json::to_vec(&ItemsPage {
+        results,
+        total,
+        limit,
+        page,
+        sort_by: p.get("sort"),
+        sort_desc: desc,
+        filter_by: p.get("filter"),
+        media_type: "book",
+        minified: flag(&p, "minified"),
+        collapseseries: collapse,
+        include: p.get("include").cloned().unwrap_or_default(),
+        offset: start,
+    })
+    .map_err(AppError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// With `collapseseries`, each series appears once, as its first book carrying `collapsedSeries`.

@@ -131,14 +131,18 @@ impl Catalog {
         item_id: &str,
     ) -> AppResult<Option<(Arc<LibraryIndex>, Arc<Item>)>> {
         let key = item_id.to_string();
-        let library_id = store
-            .read(move |c| libraries::library_of(c, libraries::LibraryMember::Item, &key))
+        let found = store
+            .read(move |c| libraries::item_library_version(c, &key))
             .await?;
-        let Some(library_id) = library_id else {
+        let Some((library_id, version)) = found else {
             return Ok(None);
         };
-        let Some(ix) = self.library(store, &library_id).await? else {
-            return Ok(None);
+        let ix = match self.cached(&library_id).filter(|ix| ix.version == version) {
+            Some(ix) => ix,
+            None => match self.library(store, &library_id).await? {
+                Some(ix) => ix,
+                None => return Ok(None),
+            },
         };
         let item = ix.item(item_id).cloned();
         Ok(item.map(|i| (ix, i)))

@@ -138,6 +138,17 @@ pub async fn register_start(
             Some(exclude),
         )
         .map_err(|e| AppError::bad_request(format!("passkey registration: {e}")))?;
+    // Ask the authenticator to keep the key (a discoverable credential) where it can, so the same
+    // passkey also serves the passwordless sign-in, which names no user. webauthn-rs asks for the
+    // opposite and its request type is not exported, so the JSON is amended.
+    let mut options = serde_json::to_value(&options).map_err(AppError::internal)?;
+    if let Some(selection) = options
+        .pointer_mut("/publicKey/authenticatorSelection")
+        .and_then(Value::as_object_mut)
+    {
+        selection.insert("residentKey".into(), json!("preferred"));
+        selection.insert("requireResidentKey".into(), json!(false));
+    }
     let saved = serde_json::to_string(&reg).map_err(AppError::internal)?;
     let challenge_id = save_challenge(&state, Some(&me.user.id), KIND_REGISTER, saved).await?;
     Ok(Json(

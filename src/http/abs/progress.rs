@@ -24,6 +24,10 @@ use crate::store::{playback, progress};
 /// Pushes the caller's fresh user JSON to their sockets (ABS's `user_updated`).
 pub async fn push_user(state: &AppState, user: &User) {
     let Some(rt) = &state.realtime else { return };
+    // The payload holds every progress row of the user: built only for a listening client.
+    if !rt.is_online(&user.id) {
+        return;
+    }
     let uid = user.id.clone();
     let Ok((rows, marks)) = state
         .store

@@ -14,7 +14,8 @@ use crate::audit::{self, Action, AuditEvent};
 use crate::auth::api_keys::Scope;
 use crate::auth::client_ip::ClientInfo;
 use crate::auth::extract::{
-    AdminUser, ClientIp, CurrentUser, EnrollingUser, FreshUser, Principal, SelfUser,
+    AdminUser, ClientIp, CurrentUser, EnrollingUser, FreshUser, FullSessionUser, Principal,
+    SelfUser,
 };
 use crate::auth::tokens::token_hash;
 use crate::auth::{app_passwords, mfa, password, recovery, totp};
@@ -389,7 +390,7 @@ pub async fn totp_remove(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
-    FreshUser(me): FreshUser,
+    FullSessionUser(me): FullSessionUser,
     JsonBody(body): JsonBody<FactorBody>,
 ) -> AppResult<Response> {
     let pw = body
