@@ -25,6 +25,12 @@ fn tags_permit(user: &User, tags: &[String]) -> bool {
     }
 }
 
+/// Whether every item of a library `user` may open passes `can_see_item` (no tag or explicit
+/// restriction applies), so listing code may skip the per-item check.
+pub fn sees_every_item(user: &User) -> bool {
+    user.is_active && user.permissions.access_all_tags && user.permissions.access_explicit_content
+}
+
 /// ABS's `checkCanAccessLibraryItem`: library, explicit content and tags must all pass.
 pub fn can_see_item(user: &User, item: &Item) -> bool {
     can_access_library(user, &item.library_id)
@@ -35,6 +41,22 @@ pub fn can_see_item(user: &User, item: &Item) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sees_every_item_only_without_restrictions() {
+        let mut u = new_user("u", None, UserType::User, 0);
+        u.permissions.access_all_tags = true;
+        u.permissions.access_explicit_content = true;
+        assert!(sees_every_item(&u));
+        u.permissions.access_explicit_content = false;
+        assert!(!sees_every_item(&u));
+        u.permissions.access_explicit_content = true;
+        u.permissions.access_all_tags = false;
+        assert!(!sees_every_item(&u));
+        u.permissions.access_all_tags = true;
+        u.is_active = false;
+        assert!(!sees_every_item(&u));
+    }
     use crate::accounts::new_user;
     use crate::model::UserType;
 

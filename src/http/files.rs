@@ -14,6 +14,10 @@ use crate::auth::extract::url_query_value;
 use crate::error::{AppError, AppResult};
 use crate::library::thumbnails::{self, Format};
 
+/// Bytes read from disk per step while streaming. tower-http's 64 KiB default costs a blocking-pool
+/// round trip per 64 KiB; apps seek with ranges of 1 MiB and more.
+const READ_CHUNK: usize = 256 * 1024;
+
 /// Thumbnails made at once; more requests wait rather than decode many large scans in parallel.
 static THUMBNAIL_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
@@ -106,6 +110,7 @@ pub async fn send(
     let (parts, _) = req.into_parts();
     let req = Request::from_parts(parts, Body::empty());
     let resp = ServeFile::new(path)
+        .with_buf_chunk_size(READ_CHUNK)
         .oneshot(req)
         .await
         .map_err(|e| AppError::internal(format!("serving file: {e}")))?;
