@@ -15,6 +15,12 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Starts a new peak-RSS measurement (Linux: writing 5 to `clear_refs` resets VmHWM), so the
+/// figure is the scan's and not the fixture generator's or an earlier, larger run's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Runs the benchmark for each library size (books), e.g. `&[1_000, 10_000]`.
 pub fn run(sizes: &[usize]) -> anyhow::Result<()> {
     println!("books | files | generate s | full scan s | files/s | rescan s | peak RSS MiB");
@@ -30,6 +36,7 @@ pub fn run(sizes: &[usize]) -> anyhow::Result<()> {
             libraries::create_library(tx, "Bench", &[folder], &LibrarySettings::default(), 0)
         })?;
         let opts = ScanOptions::new(tmp.path());
+        reset_peak_rss();
         let full = scan_library(&store, &lib.id, &opts, &|_| {})?;
         let rescan = scan_library(&store, &lib.id, &opts, &|_| {})?;
         anyhow::ensure!(

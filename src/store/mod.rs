@@ -153,7 +153,7 @@ fn open_connection(path: &Path, read_only: bool) -> anyhow::Result<Connection> {
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -8000;",
     )?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
