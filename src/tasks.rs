@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::library::folders::validate_folders;
 use crate::library::model::{Library, LibrarySettings};
-use crate::library::scan::{ScanOptions, scan_library};
+use crate::library::scan::{ScanOptions, ScanPhase, ScanProgress, scan_library};
 use crate::library::watch::{DEFAULT_DEBOUNCE, IntervalScheduler, LibraryWatcher};
 use crate::store::libraries;
 
@@ -43,6 +43,15 @@ impl Tasks {
     }
 }
 
+fn progress_json(p: &ScanProgress) -> Value {
+    let phase = match p.phase {
+        ScanPhase::Walking => "walking",
+        ScanPhase::Reading => "reading",
+        ScanPhase::Done => "done",
+    };
+    json!({ "phase": phase, "done": p.done, "total": p.total })
+}
+
 /// Starts a scan of `library_id` in the background. Fails at once (400) if one is running.
 pub fn start_scan(state: &AppState, library: &Library, force: bool) -> AppResult<()> {
     if crate::library::scan::is_scanning(&library.id) {
@@ -65,13 +74,25 @@ pub fn start_scan(state: &AppState, library: &Library, force: bool) -> AppResult
         }
         let (store, data_dir) = (state.store.clone(), state.data_dir.clone());
         let id = library_id.clone();
+        let (live_state, live_task) = (state.clone(), task.clone());
         let result = tokio::task::spawn_blocking(move || {
             let mut opts = ScanOptions::new(&data_dir);
             opts.force = force;
-            scan_library(&store, &id, &opts, &|_| {})
+            // Each step goes into the task's `data.progress`, which `/api/tasks` (and the web
+            // app's libraries page) shows while the scan runs.
+            scan_library(&store, &id, &opts, &|p| {
+                let mut running = live_task.clone();
+                running["data"]["progress"] = progress_json(p);
+                live_state.tasks.upsert(running);
+            })
         })
         .await;
-        let mut done = task.clone();
+        let mut done = state
+            .tasks
+            .snapshot()
+            .into_iter()
+            .find(|t| t["id"] == task["id"])
+            .unwrap_or_else(|| task.clone());
         done["isFinished"] = json!(true);
         done["finishedAt"] = json!(state.now_ms());
         match &result {

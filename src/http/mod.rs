@@ -100,6 +100,7 @@ fn routes() -> Router<AppState> {
         .route("/api/audit/export", get(audit::export))
         .route("/api/audit/verify", get(audit::verify))
         .route("/api/security/findings", get(security::findings))
+        .route("/api/security/config", get(security::config))
         // Libraries and browsing.
         .route(
             "/api/libraries",

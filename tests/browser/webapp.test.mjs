@@ -213,8 +213,17 @@ test('the web app end to end', async (t) => {
     await page.getByRole('button', { name: `Edit ${READER[0]}` }).click();
     await page.getByRole('heading', { name: `Edit ${READER[0]}` }).waitFor();
     await page.getByLabel('Download').uncheck();
+    // Tags: a deny list of one tag (the books tagged "sample" are hidden from this user).
+    await page.getByLabel('Tags', { exact: true }).fill('sample, kids');
+    await page.getByLabel('Hide books with these tags instead').check();
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('heading', { name: `Edit ${READER[0]}` }).waitFor({ state: 'detached' });
+    // Reopened, the editor shows what the server stored.
+    await page.getByRole('button', { name: `Edit ${READER[0]}` }).click();
+    assert.equal(await page.getByLabel('Tags', { exact: true }).inputValue(), 'sample, kids');
+    assert.equal(await page.getByLabel('Hide books with these tags instead').isChecked(), true);
+    assert.equal(await page.getByLabel('Download').isChecked(), false);
+    await page.getByRole('button', { name: 'Cancel' }).click();
 
     await page.getByRole('link', { name: 'Sessions' }).click();
     await page.getByText(/signed-in sessions?/).waitFor();
@@ -245,6 +254,11 @@ test('the web app end to end', async (t) => {
     await page.getByRole('button', { name: 'Back up now' }).click();
     await page.getByRole('alert').filter({ hasText: /backup key/ }).waitFor();
     await shot(page, 'admin-backups', 'desktop');
+
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('table', { name: 'Effective settings' }).waitFor();
+    await page.getByRole('rowheader', { name: 'require_2fa' }).waitFor();
+    await shot(page, 'admin-settings', 'desktop');
 
     await page.getByRole('link', { name: 'Security' }).click();
     await page.getByText(/\d+ high · \d+ medium/).waitFor();
@@ -290,7 +304,7 @@ test('the web app end to end', async (t) => {
     await phone.goto('/#/account');
     await phone.getByRole('heading', { name: 'Sessions and devices' }).waitFor();
     await shot(phone, 'account', 'phone');
-    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries', 'backups', 'security']) {
+    for (const s of ['users', 'sessions', 'keys', 'audit', 'libraries', 'backups', 'security', 'settings']) {
       await phone.goto(`/#/admin/${s}`);
       await phone.getByRole('heading', { name: 'Administration' }).waitFor();
       await phone.locator('main table, main .muted, main .findings').first().waitFor();

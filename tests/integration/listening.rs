@@ -914,6 +914,26 @@ async fn admin_library_routes_and_tasks() {
             .iter()
             .any(|t| t["action"] == "library-scan" && t["data"]["libraryId"] == lib2.as_str())
     );
+    // The start-up scan of the fixture library reported its progress: every book read.
+    let mut first_scan = Value::Null;
+    for _ in 0..400 {
+        let tasks = get_json(s, t, "/api/tasks").await;
+        if let Some(done) = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["data"]["libraryId"] == f.lib.as_str() && x["isFinished"] == true)
+        {
+            first_scan = done.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        first_scan["data"]["progress"],
+        json!({ "phase": "done", "done": BOOKS, "total": BOOKS }),
+        "{first_scan}"
+    );
     let r = c
         .patch(s.url(&format!("/api/libraries/{lib2}")))
         .bearer_auth(t)

@@ -178,3 +178,42 @@ async fn password_strength_reports_the_policy_reasons() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn settings_page_data_is_admin_only_and_masks_credentials() {
+    let s = crate::harness::TestServer::builder()
+        .env(
+            "SHELFWARDEN_JWT_SECRET",
+            "a signing key nobody may read back 0123456789",
+        )
+        .admin("root", crate::harness::PASSWORD)
+        .start()
+        .await;
+    s.add_user("lena", crate::harness::PASSWORD, false);
+    let root = crate::harness::access_token(
+        &crate::harness::login(&s, "root", crate::harness::PASSWORD).await,
+    );
+    let lena = crate::harness::access_token(
+        &crate::harness::login(&s, "lena", crate::harness::PASSWORD).await,
+    );
+    let c = crate::harness::client();
+    let r = c
+        .get(s.url("/api/security/config"))
+        .bearer_auth(&lena)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .get(s.url("/api/security/config"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("nobody may read back"), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["settings"]["jwt_secret"], "(set)");
+    assert_eq!(v["settings"]["require_2fa"], "auto");
+}

@@ -6,7 +6,7 @@ import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './
 const enc = encodeURIComponent;
 
 function tabs(active) {
-  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups'], ['security', 'Security']];
+  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups'], ['security', 'Security'], ['settings', 'Settings']];
   return h('nav', { class: 'tabs', 'aria-label': 'Administration' },
     t.map(([id, label]) => h('a', { href: `#/admin/${id}`, 'aria-current': id === active ? 'page' : null, text: label })));
 }
@@ -28,13 +28,14 @@ export async function adminView(root, section, params) {
   if (section === 'sessions') return sessionsView(body);
   if (section === 'backups') return backupsView(body);
   if (section === 'security') return securityView(body);
+  if (section === 'settings') return settingsView(body);
   if (section === 'audit') return auditView(body, params);
   if (section === 'libraries') return librariesView(body);
   return usersView(body);
 }
 
 const PERMS = [['download', 'Download'], ['update', 'Edit items'], ['delete', 'Delete items'], ['upload', 'Upload'],
-  ['accessExplicitContent', 'Explicit content'], ['accessAllLibraries', 'All libraries']];
+  ['accessExplicitContent', 'Explicit content'], ['accessAllLibraries', 'All libraries'], ['accessAllTags', 'All tags']];
 
 /// Type, permissions, library access and allowed networks of one user.
 async function userEditor(u, done) {
@@ -50,6 +51,10 @@ async function userEditor(u, done) {
       libraries.map((l) => h('label', { class: 'check' }, h('input', {
         type: 'checkbox', name: 'lib', value: l.id, checked: (u.librariesAccessible || []).includes(l.id),
       }), l.name))),
+    field('Tags', { name: 'tags', value: (u.itemTagsSelected || []).join(', '), placeholder: 'e.g. kids, family' },
+      'When "All tags" is off: the only tags whose books this user sees, or, with the box below, the tags hidden from them.'),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'tags-deny', checked: !!perms.selectedTagsNotAccessible }),
+      'Hide books with these tags instead'),
     field('Allowed networks', { name: 'networks', value: (u.allowedNetworks || []).join(', '), placeholder: 'e.g. 192.168.1.0/24 (empty: anywhere the server allows)' },
       'Comma-separated addresses or CIDR ranges this user may sign in from.'),
     err,
@@ -60,8 +65,12 @@ async function userEditor(u, done) {
     e.preventDefault();
     const f = new FormData(form);
     const body = {
-      permissions: Object.fromEntries(PERMS.map(([k]) => [k, f.get(`perm-${k}`) === 'on'])),
+      permissions: {
+        ...Object.fromEntries(PERMS.map(([k]) => [k, f.get(`perm-${k}`) === 'on'])),
+        selectedTagsNotAccessible: f.get('tags-deny') === 'on',
+      },
       librariesAccessible: f.getAll('lib'),
+      itemTagsSelected: String(f.get('tags') || '').split(',').map((x) => x.trim()).filter(Boolean),
       allowedNetworks: String(f.get('networks') || '').split(',').map((x) => x.trim()).filter(Boolean),
     };
     if (f.get('type')) body.type = f.get('type');
@@ -219,6 +228,15 @@ async function auditView(root, params) {
       h('button', { type: 'button', disabled: page + 1 >= pages, onclick: () => go(page + 1) }, 'Older →')) : null);
 }
 
+/// A running scan: a bar that fills as books are read, with the count; indeterminate while the
+/// folders are still being listed.
+function running(p) {
+  if (p && p.phase === 'reading' && p.total > 0) {
+    return h('span', {}, h('progress', { value: p.done, max: p.total, 'aria-label': 'Scan progress' }), ` ${p.done} of ${p.total} books read`);
+  }
+  return h('span', {}, h('progress', { 'aria-label': 'Running' }), p && p.phase === 'walking' ? ' Listing files' : ' Running');
+}
+
 let taskPoll = null;
 async function librariesView(root) {
   const err = errorBox();
@@ -230,7 +248,7 @@ async function librariesView(root) {
     const list = (r.tasks || []).slice().sort((a, b) => (b.startedAt || 0) - (a.startedAt || 0)).slice(0, 10);
     clear(tasks).append(list.length ? table(['Task', 'Library', 'State', 'Result'], list.map((t) => h('tr', {},
       td('Task', t.action), td('Library', (t.data && t.data.libraryName) || ''),
-      td('State', t.isFinished ? (t.isFailed ? 'Failed' : 'Finished') : h('span', {}, h('progress', { 'aria-label': 'Running' }), ' Running')),
+      td('State', t.isFinished ? (t.isFailed ? 'Failed' : 'Finished') : running(t.data && t.data.progress)),
       td('Result', t.error || t.description || '')))) : h('p', { class: 'muted', text: 'No recent tasks.' }));
   };
   const load = async () => {
@@ -337,4 +355,17 @@ async function securityView(root) {
       f.detail ? h('p', { text: f.detail }) : null,
       f.fix ? h('p', { class: 'fix' }, h('span', { class: 'muted', text: 'Fix: ' }), f.fix) : null)))
       : h('p', { class: 'muted', text: 'Nothing to report.' }));
+}
+
+/// The settings the server runs with, read-only: they live in shelfwarden.toml and the environment.
+async function settingsView(root) {
+  const r = await api('/api/security/config');
+  const show = (v) => (v === null || v === undefined ? '—' : Array.isArray(v) ? (v.length ? v.join(', ') : '—') : String(v));
+  const rows = Object.keys(r.settings).sort().map((k) => h('tr', {},
+    h('th', { scope: 'row' }, h('code', { text: k })), h('td', { text: show(r.settings[k]) })));
+  root.append(
+    h('p', { class: 'muted', text: `These come from ${r.dataDir}/shelfwarden.toml (or --config), SHELFWARDEN_* environment variables and command-line flags. Change them there and restart; the README's Configuration section explains each one. Credentials show only whether they are set.` }),
+    h('table', { class: 'settings' }, h('caption', { text: 'Effective settings' }),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Setting' }), h('th', { scope: 'col', text: 'Value' }))),
+      h('tbody', {}, rows)));
 }
