@@ -30,6 +30,12 @@ pub struct Tasks {
 }
 
 impl Tasks {
+    /// One task by id, as last recorded.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        let list = self.list.lock().unwrap_or_else(|p| p.into_inner());
+        list.iter().find(|t| t["id"] == id).cloned()
+    }
+
     pub fn snapshot(&self) -> Vec<Value> {
         self.list.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -87,12 +93,7 @@ pub fn start_scan(state: &AppState, library: &Library, force: bool) -> AppResult
             })
         })
         .await;
-        let mut done = state
-            .tasks
-            .snapshot()
-            .into_iter()
-            .find(|t| t["id"] == task["id"])
-            .unwrap_or_else(|| task.clone());
+        let mut done = state.tasks.get(&task_id).unwrap_or_else(|| task.clone());
         done["isFinished"] = json!(true);
         done["finishedAt"] = json!(state.now_ms());
         match &result {

@@ -105,7 +105,8 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// Blocking (decode, resize, encode): call it from a blocking task.
 pub fn thumbnail(data_dir: &Path, source: &Path, req: Request) -> Result<PathBuf, ThumbnailError> {
     let dir = cache_dir(data_dir);
-    let dest = dir.join(req.cache_name(source));
+    let name = req.cache_name(source);
+    let dest = dir.join(&name);
     let source_time = modified(source);
     if let (Some(made), Some(src)) = (modified(&dest), source_time)
         && made >= src

@@ -384,6 +384,22 @@ pub fn flow_set_code(
     )? > 0)
 }
 
+/// The redirect URI and client state of a flow whose code is still live (the code is not taken:
+/// the app exchanges it afterwards).
+pub fn flow_redirect_by_code(
+    conn: &Connection,
+    code_hash: &str,
+    now: i64,
+) -> StoreResult<Option<(Option<String>, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT redirect_uri, state FROM oidc_flows WHERE code_hash = ?1 AND code_expires_at > ?2",
+            params![code_hash, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// Takes the flow that owns a code and deletes it: codes are single-use whatever happens next.
 pub fn flow_take_by_code(conn: &Connection, code_hash: &str) -> StoreResult<Option<OidcFlow>> {
     let flow = conn

@@ -425,6 +425,36 @@ pub async fn login_response(
     ))
 }
 
+/// The end of every login whose factors all passed (second step, passkey): clears the account's
+/// throttle, applies the user's network allowlist, opens a session authenticated now and answers
+/// the `/login` payload.
+pub async fn complete_login(
+    state: &AppState,
+    client: &crate::auth::client_ip::ClientInfo,
+    headers: &HeaderMap,
+    user: &User,
+    method: &str,
+    route: &str,
+) -> AppResult<Response> {
+    let now = state.now_ms();
+    state.throttle.record_success(&user.username, now).await?;
+    check_allowlist(state, client, headers, user, route).await?;
+    let facts = SessionFacts {
+        authenticated_at: Some(now),
+        ..SessionFacts::default()
+    };
+    let tokens = open_session(state, client, headers, user, facts, method).await?;
+    login_response(
+        state,
+        client,
+        user,
+        &tokens,
+        wants_tokens_in_body(headers),
+        false,
+    )
+    .await
+}
+
 /// Whether `user` must enrol a second factor before using a password-only session.
 pub async fn must_enrol(state: &AppState, user: &User) -> AppResult<bool> {
     let policy = Policy::parse(&state.config.require_2fa).unwrap_or(Policy::Auto);

@@ -183,32 +183,18 @@ pub async fn items(
             .collect()
     };
 
-    let (total, mut results) = if collapse && series_filter.is_none() {
-        let entries = collapsed(&ix, &visible);
-        let total = entries.len();
-        let (start, count) = query::page_window(limit, page, total);
-        (
-            total,
-            entries
-                .into_iter()
-                .skip(start)
-                .take(count)
-                .collect::<Vec<_>>(),
-        )
-    } else {
-        let total = visible.len();
-        let (start, count) = query::page_window(limit, page, total);
-        (
-            total,
-            visible
-                .iter()
-                .skip(start)
-                .take(count)
-                .map(|i| Entry::Raw(&ix.minified[*i]))
-                .collect(),
-        )
+    let collapsed_entries = (collapse && series_filter.is_none()).then(|| collapsed(&ix, &visible));
+    let total = collapsed_entries.as_ref().map_or(visible.len(), Vec::len);
+    let (start, count) = query::page_window(limit, page, total);
+    let mut results: Vec<Entry<'_>> = match collapsed_entries {
+        Some(entries) => entries.into_iter().skip(start).take(count).collect(),
+        None => visible
+            .iter()
+            .skip(start)
+            .take(count)
+            .map(|i| Entry::Raw(&ix.minified[*i]))
+            .collect(),
     };
-    let (start, _) = query::page_window(limit, page, total);
     if let Some(sid) = &series_filter {
         for e in &mut results {
             if let Entry::Raw(raw) = e

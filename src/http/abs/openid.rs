@@ -476,14 +476,7 @@ pub async fn mobile_redirect(
     let hash = token_hash(&code);
     let flow = state
         .store
-        .read(move |c| {
-            Ok(c.query_row(
-                "SELECT redirect_uri, state FROM oidc_flows WHERE code_hash = ?1 AND code_expires_at > ?2",
-                rusqlite::params![hash, now],
-                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?)),
-            )
-            .ok())
-        })
+        .read(move |c| two_factor::flow_redirect_by_code(c, &hash, now))
         .await?;
     let Some((Some(uri), flow_state)) = flow else {
         return Err(AppError::bad_request("Invalid or expired code"));

@@ -7,14 +7,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn,
+    WebauthnBuilder,
 };
 
 use super::auth::{self as login, user_agent};
@@ -25,7 +26,7 @@ use crate::auth::secrets;
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::model::User;
-use crate::store::two_factor::{self, PasskeyRow, SessionFacts};
+use crate::store::two_factor::{self, PasskeyRow};
 use crate::store::users;
 
 /// How long a started ceremony may take.
@@ -235,25 +236,15 @@ pub async fn remove(
     FreshUser(me): FreshUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let (uid, key, now) = (me.user.id.clone(), id.clone(), state.now_ms());
     let event = AuditEvent::new(Action::PasskeyRemove)
         .actor(me.user.id.clone(), me.user.username.clone())
         .client(client.ip, user_agent(&headers))
-        .target(id);
-    let deleted = state
-        .store
-        .write(move |tx| {
-            let deleted = two_factor::passkey_delete(tx, &uid, &key)?;
-            if deleted {
-                audit::append(tx, &event, now)?;
-            }
-            Ok(deleted)
-        })
-        .await?;
-    if !deleted {
-        return Err(AppError::not_found());
-    }
-    Ok((StatusCode::OK, "OK").into_response())
+        .target(id.clone());
+    let uid = me.user.id.clone();
+    super::two_factor::delete_own_audited(&state, event, move |tx| {
+        two_factor::passkey_delete(tx, &uid, &id)
+    })
+    .await
 }
 
 /// The request options for a passkey as the second factor of `user`'s login; None without passkeys.
@@ -298,23 +289,21 @@ pub async fn check(state: &AppState, user: &User, assertion: &PasskeyAssertion) 
     let Ok(result) = wa.finish_passkey_authentication(&assertion.credential, &auth) else {
         return Ok(false);
     };
-    let uid = user.id.clone();
-    let rows = state
+    let cred_id = hex::encode::<&[u8]>(result.cred_id().as_ref());
+    let row = state
         .store
-        .read(move |c| two_factor::passkeys_for(c, &uid))
-        .await?;
-    let now = state.now_ms();
-    for (id, mut pk) in load_passkeys(&rows) {
-        if pk.update_credential(&result).is_some() {
-            let json = serde_json::to_string(&pk).map_err(AppError::internal)?;
-            state
-                .store
-                .write(move |tx| two_factor::passkey_update(tx, &id, &json, now))
-                .await?;
-            return Ok(true);
-        }
-    }
-    Ok(false)
+        .read(move |c| two_factor::passkey_by_cred(c, &cred_id))
+        .await?
+        .filter(|r| r.user_id == user.id);
+    let Some((row_id, passkey)) = row.and_then(|r| {
+        serde_json::from_str::<Passkey>(&r.passkey)
+            .ok()
+            .map(|p| (r.id, p))
+    }) else {
+        return Ok(false);
+    };
+    record_use(state, row_id, passkey, &result).await?;
+    Ok(true)
 }
 
 /// `POST /login/passkey/start`: request options for a passwordless sign-in; the browser offers the
@@ -375,20 +364,13 @@ pub async fn passwordless_finish(
     {
         return Err(AppError::invalid_credentials());
     }
-    state.throttle.record_success(&user.username, now).await?;
-    login::check_allowlist(&state, &client, &headers, &user, "/login/passkey/finish").await?;
-    let facts = SessionFacts {
-        authenticated_at: Some(now),
-        ..SessionFacts::default()
-    };
-    let tokens = login::open_session(&state, &client, &headers, &user, facts, "passkey").await?;
-    login::login_response(
+    login::complete_login(
         &state,
         &client,
+        &headers,
         &user,
-        &tokens,
-        login::wants_tokens_in_body(&headers),
-        false,
+        "passkey",
+        "/login/passkey/finish",
     )
     .await
 }
@@ -428,7 +410,7 @@ async fn verify_passwordless(
     if !user.is_active || handle != user_handle(&user) {
         return Ok(None);
     }
-    let Ok(mut passkey) = serde_json::from_str::<Passkey>(&row.passkey) else {
+    let Ok(passkey) = serde_json::from_str::<Passkey>(&row.passkey) else {
         return Ok(None);
     };
     let Ok(result) =
@@ -436,12 +418,22 @@ async fn verify_passwordless(
     else {
         return Ok(None);
     };
-    passkey.update_credential(&result);
+    record_use(state, row.id, passkey, &result).await?;
+    Ok(Some(user))
+}
+
+/// Stores a passkey's new signature counter and last use after a verified assertion.
+async fn record_use(
+    state: &AppState,
+    row_id: String,
+    mut passkey: Passkey,
+    result: &AuthenticationResult,
+) -> AppResult<()> {
+    passkey.update_credential(result);
     let json = serde_json::to_string(&passkey).map_err(AppError::internal)?;
-    let (id, now) = (row.id.clone(), state.now_ms());
+    let now = state.now_ms();
     state
         .store
-        .write(move |tx| two_factor::passkey_update(tx, &id, &json, now))
-        .await?;
-    Ok(Some(user))
+        .write(move |tx| two_factor::passkey_update(tx, &row_id, &json, now))
+        .await
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::items::visible_item;
 use super::{ABS_COMPAT_VERSION, items_json, json as abs_json};
 use crate::app::AppState;
-use crate::auth::extract::{ClientIp, CurrentUser, ListeningUser};
+use crate::auth::extract::{AdminUser, ClientIp, CurrentUser, ListeningUser};
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::http::files;
@@ -480,14 +480,15 @@ pub async fn local_all(
     Ok(Json(json!({ "results": results })))
 }
 
-/// `GET /api/sessions/open`: admins only; others get 404 as in ABS.
+/// `GET /api/sessions/open`: admins only (with the admin scope); others get 404 as in ABS.
 pub async fn open_sessions(
     State(state): State<AppState>,
-    me: CurrentUser,
+    admin: Result<AdminUser, AppError>,
 ) -> AppResult<Json<Value>> {
-    if !me.user.is_admin() {
-        return Err(AppError::not_found());
-    }
+    admin.map_err(|e| match e {
+        AppError::Forbidden(_) => AppError::not_found(),
+        other => other,
+    })?;
     let list = state.store.read(playback::list_open).await?;
     Ok(Json(
         json!({ "sessions": list.iter().map(session_json).collect::<Vec<_>>() }),

@@ -22,7 +22,7 @@ use crate::auth::{app_passwords, mfa, password, recovery, totp};
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::model::{User, UserType};
-use crate::store::two_factor::{self, AppPasswordRow, SessionFacts};
+use crate::store::two_factor::{self, AppPasswordRow};
 use crate::store::users;
 
 fn seed_key(state: &AppState) -> AppResult<[u8; 32]> {
@@ -180,18 +180,7 @@ pub async fn login_second_step(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| AppError::bad_request("Bad Request"))?;
     let hash = token_hash(&token);
-    let lookup = hash.clone();
-    let user = state
-        .store
-        .read(move |c| {
-            let Some(uid) = two_factor::mfa_token_user(c, &lookup, now)? else {
-                return Ok(None);
-            };
-            users::by_id(c, &uid)
-        })
-        .await?
-        .filter(|u| u.is_active);
-    let Some(user) = user else {
+    let Some(user) = mfa_token_owner(&state, &token).await? else {
         state.throttle.record_failure(client.ip, None, now).await?;
         return Err(AppError::invalid_credentials());
     };
@@ -230,21 +219,13 @@ pub async fn login_second_step(
     if !consumed {
         return Err(AppError::invalid_credentials());
     }
-    state.throttle.record_success(&user.username, now).await?;
-    auth::check_allowlist(&state, &client, &headers, &user, "/login/2fa").await?;
-    let facts = SessionFacts {
-        authenticated_at: Some(now),
-        ..SessionFacts::default()
-    };
-    let tokens =
-        auth::open_session(&state, &client, &headers, &user, facts, factor.as_str()).await?;
-    auth::login_response(
+    auth::complete_login(
         &state,
         &client,
+        &headers,
         &user,
-        &tokens,
-        auth::wants_tokens_in_body(&headers),
-        false,
+        factor.as_str(),
+        "/login/2fa",
     )
     .await
 }
@@ -612,15 +593,29 @@ pub async fn app_password_delete(
     me: CurrentUser,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let (uid, key, now) = (me.user.id.clone(), id.clone(), state.now_ms());
     let event = AuditEvent::new(Action::Other("apppassword.delete".into()))
         .actor(me.user.id.clone(), me.user.username.clone())
         .client(client.ip, user_agent(&headers))
-        .target(id);
+        .target(id.clone());
+    let uid = me.user.id.clone();
+    delete_own_audited(&state, event, move |tx| {
+        two_factor::app_password_delete(tx, &uid, &id)
+    })
+    .await
+}
+
+/// Deletes one of the caller's own rows with `delete` and appends `event` in the same
+/// transaction; 404 when the row was not theirs or did not exist (nothing is audited then).
+pub async fn delete_own_audited(
+    state: &AppState,
+    event: AuditEvent,
+    delete: impl FnOnce(&rusqlite::Transaction<'_>) -> AppResult<bool> + Send + 'static,
+) -> AppResult<Response> {
+    let now = state.now_ms();
     let deleted = state
         .store
         .write(move |tx| {
-            let deleted = two_factor::app_password_delete(tx, &uid, &key)?;
+            let deleted = delete(tx)?;
             if deleted {
                 audit::append(tx, &event, now)?;
             }
