@@ -46,7 +46,11 @@ impl Realtime {
     pub fn install(&self, state: &AppState) {
         for io in &self.ios {
             let state = state.clone();
-            io.ns("/", async move |socket: SocketRef| {
+            // The handlers are registered in the closure itself, which socketioxide calls inline
+            // right after the CONNECT ack; only the (empty) future it returns is spawned. Inside an
+            // async body they were registered from a spawned task, and an `auth` sent at once by
+            // a fast client could arrive first and be dropped.
+            io.ns("/", move |socket: SocketRef| {
                 let state = state.clone();
                 socket.on(
                     "auth",
@@ -57,6 +61,7 @@ impl Realtime {
                 socket.on("ping", async |socket: SocketRef| {
                     let _ = socket.emit("pong", &Value::Null);
                 });
+                std::future::ready(())
             });
         }
     }
