@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use crate::audit::{self, AuditEvent};
 use crate::auth::allowlist::Allowlists;
+use crate::auth::cache::CredentialCache;
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::TokenKeys;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::abs::catalog::Catalog;
+use crate::http::abs::me::MeCache;
 use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::tasks::Tasks;
@@ -28,6 +30,10 @@ pub struct Inner {
     pub throttle: Arc<Throttle>,
     pub allowlists: Allowlists,
     pub catalog: Catalog,
+    /// Authenticated credentials, current while the `auth` counter stands still.
+    pub credentials: CredentialCache,
+    /// Rendered `/api/me` bodies, current while the counters behind them stand still.
+    pub me_bodies: MeCache,
     pub tasks: Tasks,
 }
 

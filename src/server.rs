@@ -100,6 +100,8 @@ pub fn build_state(
         throttle: Arc::new(throttle),
         allowlists,
         catalog: Default::default(),
+        credentials: Default::default(),
+        me_bodies: Default::default(),
         tasks: Default::default(),
     });
     realtime.install(&state);

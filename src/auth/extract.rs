@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, header};
 use crate::app::AppState;
 use crate::audit::{Action, AuditEvent};
 use crate::auth::api_keys::{self, Scope};
+use crate::auth::cache::{Credential, CredentialKey};
 use crate::auth::client_ip::{self, ClientInfo};
 use crate::auth::tokens::{TokenError, TokenKind};
 use crate::error::AppError;
@@ -100,6 +101,8 @@ pub struct CurrentUser {
     /// For a refresh session's access token: when it was authenticated, its scopes, whether it is
     /// limited to 2FA enrolment.
     pub facts: Option<SessionFacts>,
+    /// The `auth` counter (`store::versions`) the user was read at, for caches built from it.
+    pub auth_version: i64,
 }
 
 impl CurrentUser {
@@ -197,7 +200,10 @@ pub async fn authenticate(
     })?;
     let kind = claims.kind();
     let now_ms = state.now_ms();
+    // Observed before any row is read, so nothing is ever labelled newer than it is.
+    let auth_version = state.store.versions()?.auth;
     if kind == TokenKind::Api {
+        // Not cached: every use is recorded on the key's row anyway.
         let token = token.to_string();
         let found = state
             .store
@@ -219,45 +225,26 @@ pub async fn authenticate(
                 scopes: key.scopes,
             },
             facts: None,
+            auth_version,
         });
     }
-    let user_id = claims.user_id.clone().ok_or(AppError::Unauthorized)?;
-    let policy = crate::auth::mfa::Policy::parse(&state.config.require_2fa)
-        .unwrap_or(crate::auth::mfa::Policy::Auto);
-    let (user, facts) = state
-        .store
-        .read(move |c| {
-            let user = users::by_id(c, &user_id)?;
-            let facts = match (&claims.sid, kind) {
-                (Some(sid), TokenKind::Access) => two_factor::session_facts(c, sid, now_ms)?
-                    .map(Some)
-                    .ok_or(()),
-                // The never-expiring legacy token has no session to carry the enrolment limit, so
-                // the policy is checked on every use; otherwise it would bypass enrolment.
-                (_, TokenKind::Legacy) => match &user {
-                    Some(u)
-                        if policy != crate::auth::mfa::Policy::Off
-                            && !two_factor::has_active_totp(c, &u.id)? =>
-                    {
-                        let any_admin = u.is_admin() && two_factor::any_admin_enrolled(c)?;
-                        Ok(policy
-                            .requires(u.is_admin(), any_admin)
-                            .then(|| SessionFacts {
-                                enrol_only: true,
-                                ..SessionFacts::default()
-                            }))
-                    }
-                    _ => Ok(None),
-                },
-                _ => Ok(None),
-            };
-            Ok((user.map(|u| (u, claims)), facts))
-        })
-        .await?;
-    let (user, claims) = user.ok_or(AppError::Unauthorized)?;
-    let Ok(facts) = facts else {
-        return Err(AppError::Unauthorized);
+    let key = CredentialKey {
+        user_id: claims.user_id.clone().ok_or(AppError::Unauthorized)?,
+        kind,
+        session_id: claims.sid.clone().filter(|_| kind == TokenKind::Access),
     };
+    let credential = match state.credentials.get(&key, auth_version, now_ms) {
+        Some(hit) => hit,
+        None => {
+            let found = load_credential(state, key.clone(), now_ms).await?;
+            let credential = found.ok_or(AppError::Unauthorized)?;
+            state
+                .credentials
+                .insert(key, auth_version, credential.clone());
+            credential
+        }
+    };
+    let Credential { user, facts, .. } = credential;
     if !user.is_active {
         return Err(AppError::Unauthorized);
     }
@@ -277,7 +264,58 @@ pub async fn authenticate(
         user,
         principal,
         facts,
+        auth_version,
     })
+}
+
+/// The user behind a verified token and, for an access token, its live refresh session; None
+/// when either is gone.
+async fn load_credential(
+    state: &AppState,
+    key: CredentialKey,
+    now_ms: i64,
+) -> Result<Option<Credential>, AppError> {
+    let policy = crate::auth::mfa::Policy::parse(&state.config.require_2fa)
+        .unwrap_or(crate::auth::mfa::Policy::Auto);
+    state
+        .store
+        .read(move |c| {
+            let Some(user) = users::by_id(c, &key.user_id)? else {
+                return Ok(None);
+            };
+            let (facts, session_expires_at) = match (key.kind, &key.session_id) {
+                (TokenKind::Access, Some(sid)) => {
+                    match two_factor::session_facts(c, sid, now_ms)? {
+                        Some((facts, ends)) => (Some(facts), Some(ends)),
+                        None => return Ok(None),
+                    }
+                }
+                (TokenKind::Access, None) => return Ok(None),
+                // The never-expiring legacy token has no session to carry the enrolment limit, so
+                // the policy is checked on every use; otherwise it would bypass enrolment.
+                (TokenKind::Legacy, _)
+                    if policy != crate::auth::mfa::Policy::Off
+                        && !two_factor::has_active_totp(c, &user.id)? =>
+                {
+                    let any_admin = user.is_admin() && two_factor::any_admin_enrolled(c)?;
+                    let limited =
+                        policy
+                            .requires(user.is_admin(), any_admin)
+                            .then(|| SessionFacts {
+                                enrol_only: true,
+                                ..SessionFacts::default()
+                            });
+                    (limited, None)
+                }
+                _ => (None, None),
+            };
+            Ok(Some(Credential {
+                user,
+                facts,
+                session_expires_at,
+            }))
+        })
+        .await
 }
 
 /// What a route class demands of the caller.

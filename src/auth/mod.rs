@@ -4,6 +4,7 @@
 pub mod allowlist;
 pub mod api_keys;
 pub mod app_passwords;
+pub mod cache;
 pub mod client_ip;
 pub mod extract;
 pub mod mfa;

@@ -29,7 +29,7 @@ pub struct Claims {
     pub exp: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenKind {
     Access,
     Refresh,

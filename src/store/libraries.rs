@@ -210,18 +210,11 @@ pub fn library_of(conn: &Connection, kind: LibraryMember, id: &str) -> StoreResu
         .optional()?)
 }
 
-/// The library an item belongs to and that library's catalog version, in one query: the hot path
-/// of every item route checks its cached index with it.
-pub fn item_library_version(
-    conn: &Connection,
-    item_id: &str,
-) -> StoreResult<Option<(String, i64)>> {
+/// The library an item belongs to.
+pub fn item_library(conn: &Connection, item_id: &str) -> StoreResult<Option<String>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT l.id, l.catalog_version FROM items i JOIN libraries l ON l.id = i.library_id
-             WHERE i.id = ?1",
-        )?
-        .query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT library_id FROM items WHERE id = ?1")?
+        .query_row([item_id], |r| r.get(0))
         .optional()?)
 }
 

@@ -16,6 +16,7 @@ pub mod settings;
 pub mod throttle;
 pub mod two_factor;
 pub mod users;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_catalog_version.sql"),
     include_str!("migrations/0003_collections.sql"),
     include_str!("migrations/0004_two_factor.sql"),
+    include_str!("migrations/0005_cache_versions.sql"),
 ];
 
 /// The newest schema version this binary knows.
@@ -47,6 +49,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    watch: Mutex<versions::Watch>,
 }
 
 pub type StoreResult<T> = Result<T, AppError>;
@@ -56,17 +59,25 @@ impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         let mut writer = open_connection(path, false)?;
         migrate(&mut writer)?;
+        let watch = versions::Watch::new(open_connection(path, true)?);
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                watch: Mutex::new(watch),
             }),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The cache counters as last committed by anyone (see `versions`). Runs inline: it costs a
+    /// few microseconds unless something changed.
+    pub fn versions(&self) -> StoreResult<Arc<versions::Versions>> {
+        self.inner.watch.lock().map_err(|_| poisoned())?.current()
     }
 
     /// Runs `f` on a reader connection on the blocking pool.

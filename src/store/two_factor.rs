@@ -284,19 +284,27 @@ pub fn set_session_facts(conn: &Connection, sid: &str, facts: &SessionFacts) -> 
 }
 
 /// The facts of a live session; None when it has ended or expired.
-pub fn session_facts(conn: &Connection, sid: &str, now: i64) -> StoreResult<Option<SessionFacts>> {
+/// The facts of a live refresh session and when it ends (ms).
+pub fn session_facts(
+    conn: &Connection,
+    sid: &str,
+    now: i64,
+) -> StoreResult<Option<(SessionFacts, i64)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT authenticated_at, scopes, enrol_only, app_password_id FROM auth_sessions
-             WHERE id = ?1 AND expires_at > ?2",
+            "SELECT authenticated_at, scopes, enrol_only, app_password_id, expires_at
+             FROM auth_sessions WHERE id = ?1 AND expires_at > ?2",
         )?
         .query_row(params![sid, now], |r| {
-            Ok(SessionFacts {
-                authenticated_at: r.get(0)?,
-                scopes: r.get(1)?,
-                enrol_only: r.get(2)?,
-                app_password_id: r.get(3)?,
-            })
+            Ok((
+                SessionFacts {
+                    authenticated_at: r.get(0)?,
+                    scopes: r.get(1)?,
+                    enrol_only: r.get(2)?,
+                    app_password_id: r.get(3)?,
+                },
+                r.get(4)?,
+            ))
         })
         .optional()?)
 }

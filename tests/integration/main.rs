@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod backup;
+mod caches;
 mod doctor;
 mod foundation;
 mod hardening;

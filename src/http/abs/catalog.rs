@@ -1,6 +1,7 @@
 //! The ABS face's read model: per library, every item in memory with its minified JSON
 //! pre-rendered, rebuilt only when the library's `catalog_version` (bumped by triggers on every
-//! catalog change, whoever makes it) moves. One indexed read per request keeps it always correct.
+//! catalog change, whoever makes it) moves. `Store::versions` tells whether it moved without a
+//! trip to the database unless something was committed, so the model is always current.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -95,11 +96,7 @@ impl Catalog {
 
     /// The current index of a library, or None if it does not exist.
     pub async fn library(&self, store: &Store, id: &str) -> AppResult<Option<Arc<LibraryIndex>>> {
-        let key = id.to_string();
-        let version = store
-            .read(move |c| libraries::catalog_version(c, &key))
-            .await?;
-        let Some(version) = version else {
+        let Some(version) = store.versions()?.catalog(id) else {
             self.libs
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
@@ -124,25 +121,33 @@ impl Catalog {
         Ok(Some(ix))
     }
 
-    /// An item and the index it belongs to.
+    /// An item and the index it belongs to. Found in memory when a current index holds it; an
+    /// item no current index holds (another library not loaded yet, or none) costs one read.
     pub async fn item(
         &self,
         store: &Store,
         item_id: &str,
     ) -> AppResult<Option<(Arc<LibraryIndex>, Arc<Item>)>> {
+        let versions = store.versions()?;
+        let in_memory = self
+            .libs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|ix| versions.catalog(&ix.library.id) == Some(ix.version))
+            .find_map(|ix| ix.item(item_id).map(|item| (ix.clone(), item.clone())));
+        if in_memory.is_some() {
+            return Ok(in_memory);
+        }
         let key = item_id.to_string();
         let found = store
-            .read(move |c| libraries::item_library_version(c, &key))
+            .read(move |c| libraries::item_library(c, &key))
             .await?;
-        let Some((library_id, version)) = found else {
+        let Some(library_id) = found else {
             return Ok(None);
         };
-        let ix = match self.cached(&library_id).filter(|ix| ix.version == version) {
-            Some(ix) => ix,
-            None => match self.library(store, &library_id).await? {
-                Some(ix) => ix,
-                None => return Ok(None),
-            },
+        let Some(ix) = self.library(store, &library_id).await? else {
+            return Ok(None);
         };
         let item = ix.item(item_id).cloned();
         Ok(item.map(|i| (ix, i)))
