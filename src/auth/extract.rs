@@ -43,6 +43,29 @@ where
     }
 }
 
+/// A client the credential throttle lets through right now. Handlers that check a credential (a
+/// password, a code, a refresh token, a passkey) take this instead of `ClientIp`, so none can
+/// forget the throttle; a refused client gets ABS's 429 before its request is even parsed.
+#[derive(Debug, Clone)]
+pub struct UnthrottledClient(pub ClientInfo);
+
+impl<S> FromRequestParts<S> for UnthrottledClient
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = AppState::from_ref(state);
+        let ClientIp(client) = ClientIp::from_request_parts(parts, state).await?;
+        match app.throttle.check_ip(client.ip, app.now_ms()).into_error() {
+            Some(refused) => Err(refused),
+            None => Ok(UnthrottledClient(client)),
+        }
+    }
+}
+
 /// Resolves the client from the socket peer and, for trusted proxies only, forwarding headers.
 fn resolve_client(parts: &Parts) -> Result<ClientIp, AppError> {
     let trusted = parts
@@ -524,18 +547,29 @@ async fn full_session(
     }
 }
 
-impl<S> FromRequestParts<S> for FreshUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
+macro_rules! session_extractor {
+    ($name:ident, $check:ident, $allow_enrol_only:expr) => {
+        impl<S> FromRequestParts<S> for $name
+        where
+            AppState: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        fresh(parts, &app, false).await.map(FreshUser)
-    }
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let app = AppState::from_ref(state);
+                $check(parts, &app, $allow_enrol_only).await.map($name)
+            }
+        }
+    };
 }
+
+session_extractor!(FreshUser, fresh, false);
+session_extractor!(EnrollingUser, fresh, true);
+session_extractor!(FullSessionUser, full_session, false);
 
 impl<S> FromRequestParts<S> for FreshAdmin
 where
@@ -549,32 +583,6 @@ where
         // The admin test first, so a non-admin learns nothing about step-up.
         let AdminUser(_) = AdminUser::from_request_parts(parts, state).await?;
         fresh(parts, &app, false).await.map(FreshAdmin)
-    }
-}
-
-impl<S> FromRequestParts<S> for FullSessionUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        full_session(parts, &app, false).await.map(FullSessionUser)
-    }
-}
-
-impl<S> FromRequestParts<S> for EnrollingUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        fresh(parts, &app, true).await.map(EnrollingUser)
     }
 }
 

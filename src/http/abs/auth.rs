@@ -12,7 +12,7 @@ use super::json;
 use crate::accounts;
 use crate::app::AppState;
 use crate::audit::{self, Action, AuditEvent};
-use crate::auth::extract::{ClientIp, Principal, SelfUser, url_query_value};
+use crate::auth::extract::{ClientIp, Principal, SelfUser, UnthrottledClient, url_query_value};
 use crate::auth::mfa::{self, Policy};
 use crate::auth::password::{self, Verified};
 use crate::auth::sessions::{self, ClientMeta, IssuedTokens, SessionPolicy};
@@ -582,7 +582,7 @@ async fn mfa_challenge(
 
 pub async fn refresh(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let from_header = headers
@@ -595,9 +595,6 @@ pub async fn refresh(
         .or_else(|| cookies::get(&headers, REFRESH_COOKIE))
         .ok_or_else(|| AppError::json(StatusCode::UNAUTHORIZED, "No refresh token provided"))?;
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let policy = session_policy(&state);
     let keys = state.keys.clone();
     let outcome = state
@@ -683,14 +680,11 @@ pub struct NewRoot {
 /// Creates the first (root) user; only with the setup token printed on the server's console.
 pub async fn init(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     headers: HeaderMap,
     JsonBody(body): JsonBody<InitBody>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let presented = body.setup_token.or_else(|| {
         headers
             .get("x-setup-token")

@@ -22,7 +22,7 @@ use super::two_factor::check_factor;
 use crate::app::AppState;
 use crate::audit::{Action, AuditEvent};
 use crate::auth::client_ip::ClientInfo;
-use crate::auth::extract::ClientIp;
+use crate::auth::extract::{ClientIp, UnthrottledClient};
 use crate::auth::tokens::token_hash;
 use crate::auth::{mfa, secrets};
 use crate::error::{AppError, AppResult};
@@ -87,14 +87,11 @@ fn same_origin_callback(state: &AppState, cb: &str) -> bool {
 /// `GET /auth/openid`: validates the request, records the flow, and sends the client to the login page.
 pub async fn start(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     uri: OriginalUri,
     Query(q): Query<StartQuery>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let mut flow = OidcFlow {
         id: secrets::random_token(24),
         // Replaced when the login page is shown; a random value nobody knows until then.
@@ -462,13 +459,10 @@ pub struct CodeQuery {
 /// `GET /auth/openid/mobile-redirect?code&state`: hands the code to the app's allow-listed URI.
 pub async fn mobile_redirect(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    _: UnthrottledClient,
     Query(q): Query<CodeQuery>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let code = q
         .code
         .filter(|c| !c.is_empty())
@@ -517,14 +511,11 @@ async fn refuse(
 /// taken (deleted) before anything is checked, so a wrong verifier burns it.
 pub async fn callback(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     headers: HeaderMap,
     Query(q): Query<CodeQuery>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let (Some(code), Some(verifier)) = (q.code, q.code_verifier) else {
         return Err(AppError::bad_request("code and code_verifier are required"));
     };

@@ -21,7 +21,7 @@ use webauthn_rs::prelude::{
 use super::auth::{self as login, user_agent};
 use crate::app::AppState;
 use crate::audit::{self, Action, AuditEvent};
-use crate::auth::extract::{ClientIp, CurrentUser, FreshUser};
+use crate::auth::extract::{ClientIp, CurrentUser, FreshUser, UnthrottledClient};
 use crate::auth::secrets;
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
@@ -310,15 +310,8 @@ pub async fn check(state: &AppState, user: &User, assertion: &PasskeyAssertion) 
 /// passkeys it holds for this site, so no username is asked (and none can be probed).
 pub async fn passwordless_start(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    _: UnthrottledClient,
 ) -> AppResult<Json<Value>> {
-    if let Some(err) = state
-        .throttle
-        .check_ip(client.ip, state.now_ms())
-        .into_error()
-    {
-        return Err(err);
-    }
     let wa = webauthn(&state)?;
     let (options, auth) = wa
         .start_discoverable_authentication()
@@ -340,14 +333,11 @@ pub async fn passwordless_start(
 /// verifies against the passkey it names and that passkey's user may sign in from here.
 pub async fn passwordless_finish(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     headers: HeaderMap,
     JsonBody(body): JsonBody<PasskeyAssertion>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let Some(user) = verify_passwordless(&state, &body).await? else {
         state.throttle.record_failure(client.ip, None, now).await?;
         state

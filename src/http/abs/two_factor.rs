@@ -15,7 +15,7 @@ use crate::auth::api_keys::Scope;
 use crate::auth::client_ip::ClientInfo;
 use crate::auth::extract::{
     AdminUser, ClientIp, CurrentUser, EnrollingUser, FreshUser, FullSessionUser, Principal,
-    SelfUser,
+    SelfUser, UnthrottledClient,
 };
 use crate::auth::tokens::token_hash;
 use crate::auth::{app_passwords, mfa, password, recovery, totp};
@@ -146,13 +146,10 @@ async fn mfa_token_owner(state: &AppState, token: &str) -> AppResult<Option<User
 /// (`{challengeId, options}`), to answer with `POST /login/2fa {mfaToken, passkey: {challengeId, credential}}`.
 pub async fn login_passkey_options(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     JsonBody(body): JsonBody<MfaTokenBody>,
 ) -> AppResult<Json<Value>> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let token = body.mfa_token.unwrap_or_default();
     let Some(user) = mfa_token_owner(&state, &token).await? else {
         state.throttle.record_failure(client.ip, None, now).await?;
@@ -167,14 +164,11 @@ pub async fn login_passkey_options(
 /// `POST /login/2fa`: the second step of a login that answered `mfaRequired`.
 pub async fn login_second_step(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    UnthrottledClient(client): UnthrottledClient,
     headers: HeaderMap,
     JsonBody(body): JsonBody<SecondStepBody>,
 ) -> AppResult<Response> {
     let now = state.now_ms();
-    if let Some(err) = state.throttle.check_ip(client.ip, now).into_error() {
-        return Err(err);
-    }
     let token = body
         .mfa_token
         .filter(|t| !t.is_empty())
