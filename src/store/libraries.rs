@@ -188,15 +188,6 @@ pub fn catalog_version(conn: &Connection, id: &str) -> StoreResult<Option<i64>> 
         .optional()?)
 }
 
-/// Marks the library's catalog changed (settings changes are not covered by the triggers).
-pub fn bump_catalog_version(conn: &Connection, id: &str) -> StoreResult<()> {
-    conn.execute(
-        "UPDATE libraries SET catalog_version = catalog_version + 1 WHERE id = ?1",
-        [id],
-    )?;
-    Ok(())
-}
-
 /// The library an item, author or series belongs to.
 pub fn library_of(conn: &Connection, kind: LibraryMember, id: &str) -> StoreResult<Option<String>> {
     let sql = match kind {

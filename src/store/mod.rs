@@ -59,7 +59,11 @@ impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         let mut writer = open_connection(path, false)?;
         migrate(&mut writer)?;
-        let watch = versions::Watch::new(open_connection(path, true)?);
+        let watch_conn = open_connection(path, true)?;
+        // The watch runs on async workers: better a quick error than a stalled runtime if the
+        // database is ever locked (another process recovering the WAL after a crash).
+        watch_conn.busy_timeout(std::time::Duration::from_millis(50))?;
+        let watch = versions::Watch::new(watch_conn);
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -77,7 +81,12 @@ impl Store {
     /// The cache counters as last committed by anyone (see `versions`). Runs inline: it costs a
     /// few microseconds unless something changed.
     pub fn versions(&self) -> StoreResult<Arc<versions::Versions>> {
-        self.inner.watch.lock().map_err(|_| poisoned())?.current()
+        // `Watch::current` records what it has seen last, so a panic mid-way leaves it consistent.
+        self.inner
+            .watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .current()
     }
 
     /// Runs `f` on a reader connection on the blocking pool.

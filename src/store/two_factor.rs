@@ -283,8 +283,7 @@ pub fn set_session_facts(conn: &Connection, sid: &str, facts: &SessionFacts) -> 
     Ok(())
 }
 
-/// The facts of a live session; None when it has ended or expired.
-/// The facts of a live refresh session and when it ends (ms).
+/// The facts of a live refresh session and when it ends (ms); None when it has ended or expired.
 pub fn session_facts(
     conn: &Connection,
     sid: &str,

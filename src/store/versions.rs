@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use super::StoreResult;
+use crate::error::AppError;
 
 /// The counters as last committed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,14 +67,15 @@ fn load(conn: &Connection) -> StoreResult<Versions> {
     // One read transaction, so the counters are from one moment.
     let tx = conn.unchecked_transaction()?;
     let mut versions = Versions::default();
+    let (mut auth, mut listening) = (None, None);
     {
         let mut stmt = tx.prepare_cached("SELECT name, version FROM cache_versions")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (name, version) = row?;
             match name.as_str() {
-                "auth" => versions.auth = version,
-                "listening" => versions.listening = version,
+                "auth" => auth = Some(version),
+                "listening" => listening = Some(version),
                 _ => {}
             }
         }
@@ -85,5 +87,13 @@ fn load(conn: &Connection) -> StoreResult<Versions> {
         }
     }
     tx.finish()?;
+    // Without its row a counter would read 0 for ever and every cache would stay "current".
+    let (Some(auth), Some(listening)) = (auth, listening) else {
+        return Err(AppError::internal(
+            "the cache_versions rows are missing; restore the database from a backup",
+        ));
+    };
+    versions.auth = auth;
+    versions.listening = listening;
     Ok(versions)
 }

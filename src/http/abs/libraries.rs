@@ -221,8 +221,6 @@ pub async fn update(
             if let Some(paths) = &paths {
                 libraries::set_folders(tx, &lib.id, paths, now)?;
             }
-            // Library settings are part of what clients show: bump the catalog.
-            libraries::bump_catalog_version(tx, &lib.id)?;
             libraries::get_library(tx, &lib_id)?.ok_or_else(AppError::not_found)
         })
         .await?;
