@@ -426,8 +426,10 @@ async fn authorize(
     Ok(me)
 }
 
-macro_rules! user_extractor {
-    ($name:ident, $wrap:expr, $demand:expr) => {
+/// Implements `FromRequestParts` for `$name`: `$check` (given the request parts and the app
+/// state) yields the user, `$wrap` makes the extractor of it.
+macro_rules! extractor {
+    ($name:ident, $wrap:expr, |$parts:ident, $app:ident| $check:expr) => {
         impl<S> FromRequestParts<S> for $name
         where
             AppState: FromRef<S>,
@@ -436,13 +438,19 @@ macro_rules! user_extractor {
             type Rejection = AppError;
 
             async fn from_request_parts(
-                parts: &mut Parts,
+                $parts: &mut Parts,
                 state: &S,
             ) -> Result<Self, Self::Rejection> {
-                let app = AppState::from_ref(state);
-                authorize(parts, &app, $demand).await.map($wrap)
+                let $app = &AppState::from_ref(state);
+                $check.await.map($wrap)
             }
         }
+    };
+}
+
+macro_rules! user_extractor {
+    ($name:ident, $wrap:expr, $demand:expr) => {
+        extractor!($name, $wrap, |parts, app| authorize(parts, app, $demand));
     };
 }
 
@@ -479,6 +487,34 @@ user_extractor!(
     MediaUser,
     demand(Scope::Read, false, true, false)
 );
+
+/// A user whose `update` permission lets them change shared collections. API keys and app
+/// passwords need the `admin` scope: a collection is shown to every user of its library.
+#[derive(Debug, Clone)]
+pub struct CollectionEditor(pub CurrentUser);
+
+/// A user whose `delete` permission lets them delete shared collections (scope as above).
+#[derive(Debug, Clone)]
+pub struct CollectionDeleter(pub CurrentUser);
+
+async fn with_permission(
+    parts: &mut Parts,
+    app: &AppState,
+    granted: fn(&crate::model::Permissions) -> bool,
+) -> Result<CurrentUser, AppError> {
+    let me = authorize(parts, app, demand(Scope::Admin, false, false, false)).await?;
+    if !(me.user.is_active && granted(&me.user.permissions)) {
+        return Err(AppError::forbidden());
+    }
+    Ok(me)
+}
+
+extractor!(CollectionEditor, CollectionEditor, |parts, app| {
+    with_permission(parts, app, |p| p.update)
+});
+extractor!(CollectionDeleter, CollectionDeleter, |parts, app| {
+    with_permission(parts, app, |p| p.delete)
+});
 
 /// A caller who authenticated (password or second factor) within `step_up_window_secs`, with a
 /// full-rights session: for password, 2FA, app-password, API-key and role changes. Legacy tokens,
@@ -547,44 +583,19 @@ async fn full_session(
     }
 }
 
-macro_rules! session_extractor {
-    ($name:ident, $check:ident, $allow_enrol_only:expr) => {
-        impl<S> FromRequestParts<S> for $name
-        where
-            AppState: FromRef<S>,
-            S: Send + Sync,
-        {
-            type Rejection = AppError;
+extractor!(FreshUser, FreshUser, |parts, app| fresh(parts, app, false));
+extractor!(EnrollingUser, EnrollingUser, |parts, app| fresh(
+    parts, app, true
+));
+extractor!(FullSessionUser, FullSessionUser, |parts, app| {
+    full_session(parts, app, false)
+});
 
-            async fn from_request_parts(
-                parts: &mut Parts,
-                state: &S,
-            ) -> Result<Self, Self::Rejection> {
-                let app = AppState::from_ref(state);
-                $check(parts, &app, $allow_enrol_only).await.map($name)
-            }
-        }
-    };
-}
-
-session_extractor!(FreshUser, fresh, false);
-session_extractor!(EnrollingUser, fresh, true);
-session_extractor!(FullSessionUser, full_session, false);
-
-impl<S> FromRequestParts<S> for FreshAdmin
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let app = AppState::from_ref(state);
-        // The admin test first, so a non-admin learns nothing about step-up.
-        let AdminUser(_) = AdminUser::from_request_parts(parts, state).await?;
-        fresh(parts, &app, false).await.map(FreshAdmin)
-    }
-}
+// The admin test first, so a non-admin learns nothing about step-up.
+extractor!(FreshAdmin, FreshAdmin, |parts, app| async move {
+    <AdminUser as FromRequestParts<AppState>>::from_request_parts(parts, app).await?;
+    fresh(parts, app, false).await
+});
 
 #[cfg(test)]
 mod tests {

@@ -22,8 +22,8 @@ pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
     use abs::{
-        api_keys, audit, auth, browse, entities, items, libraries, me, openid, passkeys, playback,
-        progress, security, server, shelves, two_factor, users,
+        api_keys, audit, auth, browse, entities, items, libraries, lists, me, openid, passkeys,
+        playback, progress, security, server, shelves, two_factor, users,
     };
     use axum::routing::{delete, patch};
     Router::new()
@@ -121,6 +121,71 @@ fn routes() -> Router<AppState> {
         .route("/api/libraries/{id}/narrators", get(browse::narrators))
         .route("/api/libraries/{id}/search", get(browse::search))
         .route("/api/libraries/{id}/filterdata", get(browse::filterdata))
+        .route(
+            "/api/libraries/{id}/collections",
+            get(lists::library_collections),
+        )
+        .route(
+            "/api/libraries/{id}/playlists",
+            get(lists::library_playlists),
+        )
+        .route(
+            "/api/collections",
+            get(lists::collections).post(lists::create_collection),
+        )
+        .route(
+            "/api/collections/{id}",
+            get(lists::collection)
+                .patch(lists::update_collection)
+                .delete(lists::delete_collection),
+        )
+        .route(
+            "/api/collections/{id}/book",
+            post(lists::collection_add_book),
+        )
+        .route(
+            "/api/collections/{id}/book/{book}",
+            delete(lists::collection_remove_book),
+        )
+        .route(
+            "/api/collections/{id}/batch/add",
+            post(lists::collection_batch_add),
+        )
+        .route(
+            "/api/collections/{id}/batch/remove",
+            post(lists::collection_batch_remove),
+        )
+        .route(
+            "/api/playlists",
+            get(lists::playlists).post(lists::create_playlist),
+        )
+        .route(
+            "/api/playlists/{id}",
+            get(lists::playlist)
+                .patch(lists::update_playlist)
+                .delete(lists::delete_playlist),
+        )
+        .route("/api/playlists/{id}/item", post(lists::playlist_add_item))
+        .route(
+            "/api/playlists/{id}/item/{item}",
+            delete(lists::playlist_remove_item),
+        )
+        .route(
+            "/api/playlists/{id}/item/{item}/{episode}",
+            delete(lists::playlist_remove_episode),
+        )
+        .route(
+            "/api/playlists/{id}/batch/add",
+            post(lists::playlist_batch_add),
+        )
+        .route(
+            "/api/playlists/{id}/batch/remove",
+            post(lists::playlist_batch_remove),
+        )
+        .route(
+            "/api/playlists/collection/{id}",
+            post(lists::playlist_from_collection),
+        )
         .route(
             "/api/libraries/{id}/personalized",
             get(shelves::personalized),

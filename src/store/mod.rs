@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth_sessions;
 pub mod items;
 pub mod libraries;
+pub mod lists;
 pub mod playback;
 pub mod progress;
 pub mod scan_issues;

@@ -600,7 +600,7 @@ fn chrono_now() -> i64 {
 }
 
 /// Adds ABS `metadata.json` sidecars that tag one book and mark another explicit, then rescans.
-async fn tag_books(f: &Fixture, items: &[Value]) -> (String, String) {
+pub async fn tag_books(f: &Fixture, items: &[Value]) -> (String, String) {
     let folders: Vec<&Value> = items.iter().filter(|i| i["isFile"] == false).collect();
     let (kids, adult) = (folders[0], folders[1]);
     std::fs::write(

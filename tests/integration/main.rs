@@ -11,6 +11,7 @@ mod foundation;
 mod hardening;
 mod harness;
 mod listening;
+mod lists;
 mod passkeys;
 mod tls;
 mod two_factor;

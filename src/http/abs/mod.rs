@@ -12,6 +12,7 @@ pub mod items;
 pub mod items_json;
 pub mod json;
 pub mod libraries;
+pub mod lists;
 pub mod me;
 pub mod openid;
 pub mod passkeys;
