@@ -193,6 +193,40 @@ test('the web app end to end', async (t) => {
     await shelf.getByRole('link', { name: new RegExp(BOOK) }).waitFor();
   });
 
+  await t.test('playlists from the book page, collections on the lists page', async () => {
+    const token = await apiLogin(ADMIN);
+    const libs = await (await fetch(`${base}/api/libraries`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    const r = await fetch(`${base}/api/collections`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Road trip', libraryId: libs.libraries[0].id, books: [itemId] }),
+    });
+    assert.equal(r.status, 200);
+
+    await page.goto(`/#/item/${encodeURIComponent(itemId)}`);
+    await page.getByRole('heading', { name: BOOK }).waitFor();
+    assert.equal(await page.getByLabel('Add to playlist').inputValue(), '');
+    await page.getByLabel('Name', { exact: true }).fill('Commute');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('link', { name: 'Commute' }).click();
+    await page.getByRole('heading', { name: 'Commute' }).waitFor();
+    await page.getByRole('link', { name: new RegExp(BOOK) }).waitFor();
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Lists' }).click();
+    await page.getByRole('region', { name: 'My playlists' }).getByRole('link', { name: /Commute/ }).waitFor();
+    await page.getByRole('region', { name: 'Collections' }).getByRole('link', { name: /Road trip/ }).waitFor();
+    await shot(page, 'lists', 'desktop');
+    await page.getByRole('link', { name: /Road trip/ }).click();
+    await page.getByRole('heading', { name: 'Road trip' }).waitFor();
+    await page.getByRole('link', { name: new RegExp(BOOK) }).waitFor();
+
+    // Emptying a playlist deletes it, as in ABS.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Lists' }).click();
+    await page.getByRole('link', { name: /Commute/ }).click();
+    await page.getByRole('button', { name: new RegExp(`Remove ${BOOK} from the playlist`) }).click();
+    await page.getByText('No playlists yet.', { exact: false }).waitFor();
+  });
+
   await t.test('account page with the strength meter and sessions', async () => {
     await page.getByRole('link', { name: 'Account' }).click();
     await page.getByRole('heading', { name: 'Sessions and devices' }).waitFor();

@@ -7,6 +7,7 @@ import { h, clear, errorBox, showError } from './dom.js';
 import { setupView, loginView, homeView, libraryView, itemView } from './views.js';
 import { accountView } from './account.js';
 import { adminView } from './admin.js';
+import { listsView, listView } from './lists.js';
 import { stepUpDialog } from './security.js';
 
 const main = document.getElementById('main');
@@ -22,6 +23,7 @@ function header() {
   const links = [
     ['#/', 'Home'],
     lib ? [`#/library/${encodeURIComponent(lib)}`, 'Library'] : null,
+    lib ? ['#/lists', 'Lists'] : null,
     ['#/account', 'Account'],
     API.isAdmin() ? ['#/admin/users', 'Admin'] : null,
   ].filter(Boolean);
@@ -83,6 +85,8 @@ async function route() {
       else view.append(h('h1', { text: 'Home' }), h('p', { class: 'muted', text: 'No library yet. An administrator can add one.' }));
     } else if (parts[0] === 'library') await libraryView(view, parts[1] || lib, params);
     else if (parts[0] === 'item' && parts[1]) await itemView(view, parts[1]);
+    else if (parts[0] === 'lists' && lib) await listsView(view, lib);
+    else if ((parts[0] === 'playlist' || parts[0] === 'collection') && parts[1]) await listView(view, parts[0], parts[1]);
     else if (parts[0] === 'account') await accountView(view);
     else if (parts[0] === 'admin' && API.isAdmin()) await adminView(view, parts[1] || 'users', params);
     else view.append(h('h1', { text: 'Not found' }), h('p', {}, h('a', { href: '#/', text: 'Go home' })));

@@ -5,6 +5,7 @@ import { api } from './api.js';
 import * as player from './player.js';
 import { h, clear, put, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast, coverImg } from './dom.js';
 import { passkeysSupported, passkeySignIn, passkeySecondFactor } from './webauthn.js';
+import { playlistPicker } from './lists.js';
 
 const enc = encodeURIComponent;
 
@@ -344,6 +345,7 @@ export async function itemView(root, itemId) {
         err,
         description)),
     chapters.length ? h('section', {}, h('h2', { text: 'Chapters' }), h('ol', { class: 'list chapters' }, chapters)) : null,
-    h('section', {}, h('h2', { text: 'Bookmarks' }), addMark, marks));
+    h('section', {}, h('h2', { text: 'Bookmarks' }), addMark, marks),
+    await playlistPicker(itemId, item.libraryId));
   loadMarks().catch(() => {});
 }

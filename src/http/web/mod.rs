@@ -48,6 +48,7 @@ static ASSETS: &[Asset] = &[
     asset!("dom.js", JS),
     asset!("player.js", JS),
     asset!("views.js", JS),
+    asset!("lists.js", JS),
     asset!("admin.js", JS),
     asset!("account.js", JS),
     asset!("security.js", JS),
