@@ -64,6 +64,7 @@ pub enum Action {
     AllowlistRefused,
     ServerInit,
     AuditPrune,
+    ListeningSessionDelete,
     Other(String),
 }
 
@@ -102,6 +103,7 @@ impl Action {
             Action::AllowlistRefused => "allowlist.refused",
             Action::ServerInit => "server.init",
             Action::AuditPrune => "audit.prune",
+            Action::ListeningSessionDelete => "listening_session.delete",
             Action::Other(s) => s,
         }
     }

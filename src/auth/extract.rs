@@ -516,6 +516,44 @@ extractor!(CollectionDeleter, CollectionDeleter, |parts, app| {
     with_permission(parts, app, |p| p.delete)
 });
 
+/// An admin (with the admin scope) on the routes ABS hides from everyone else with **404**
+/// (`GET /api/sessions`, `/api/sessions/open`): a non-admin cannot tell the route exists.
+#[derive(Debug, Clone)]
+pub struct HiddenAdmin(pub CurrentUser);
+
+extractor!(HiddenAdmin, HiddenAdmin, |parts, app| async move {
+    authorize(parts, app, demand(Scope::Admin, true, false, false))
+        .await
+        .map_err(|e| match e {
+            AppError::Forbidden(_) => AppError::not_found(),
+            other => other,
+        })
+});
+
+/// A caller reading the listening history of the user named by the `{id}` path segment: that
+/// user themself, or an admin with the admin scope (ABS's rule for `/api/users/:id/listening-*`).
+#[derive(Debug, Clone)]
+pub struct HistoryReader {
+    pub me: CurrentUser,
+    pub user_id: String,
+}
+
+extractor!(
+    HistoryReader,
+    |(me, user_id)| HistoryReader { me, user_id },
+    |parts, app| async move {
+        let axum::extract::Path(user_id) =
+            axum::extract::Path::<String>::from_request_parts(parts, app)
+                .await
+                .map_err(|_| AppError::not_found())?;
+        let me = authorize(parts, app, demand(Scope::Read, false, false, false)).await?;
+        if me.user.id != user_id {
+            authorize(parts, app, demand(Scope::Admin, true, false, false)).await?;
+        }
+        Ok::<_, AppError>((me, user_id))
+    }
+);
+
 /// A caller who authenticated (password or second factor) within `step_up_window_secs`, with a
 /// full-rights session: for password, 2FA, app-password, API-key and role changes. Legacy tokens,
 /// API keys, app-password sessions and 2FA-enrolment-only sessions never qualify.

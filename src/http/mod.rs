@@ -22,8 +22,8 @@ pub const ABS_BASE_PATH: &str = "/audiobookshelf";
 
 fn routes() -> Router<AppState> {
     use abs::{
-        api_keys, audit, auth, browse, entities, items, libraries, lists, me, openid, passkeys,
-        playback, progress, security, server, shelves, two_factor, users,
+        api_keys, audit, auth, browse, entities, history, items, libraries, lists, me, openid,
+        passkeys, playback, progress, security, server, shelves, two_factor, users,
     };
     use axum::routing::{delete, patch};
     Router::new()
@@ -232,10 +232,33 @@ fn routes() -> Router<AppState> {
             "/api/me/items-in-progress",
             get(progress::items_in_progress),
         )
+        .route("/api/me/listening-sessions", get(history::my_sessions))
+        .route("/api/me/listening-stats", get(history::my_stats))
+        .route("/api/me/stats/year/{year}", get(history::my_year))
         .route(
-            "/api/me/listening-sessions",
-            get(progress::listening_sessions),
+            "/api/me/item/listening-sessions/{id}",
+            get(history::my_item_sessions),
         )
+        .route(
+            "/api/me/progress/{id}/remove-from-continue-listening",
+            get(history::hide_progress),
+        )
+        .route(
+            "/api/me/series/{id}/remove-from-continue-listening",
+            get(history::hide_series),
+        )
+        .route(
+            "/api/me/series/{id}/readd-to-continue-listening",
+            get(history::readd_series),
+        )
+        .route("/api/sessions", get(history::all_sessions))
+        .route("/api/sessions/batch/delete", post(history::batch_delete))
+        .route("/api/sessions/{id}", delete(history::delete_session))
+        .route(
+            "/api/users/{id}/listening-sessions",
+            get(history::user_sessions),
+        )
+        .route("/api/users/{id}/listening-stats", get(history::user_stats))
         .route("/api/me/bookmarks", get(progress::bookmarks))
         .route("/api/me/bookmarks/{item}", get(progress::bookmarks))
         .route(

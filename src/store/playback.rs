@@ -199,3 +199,100 @@ pub fn upsert_device(
     )?;
     Ok(id)
 }
+
+/// Where a session history starts and what it holds: one user's sessions (optionally of one
+/// item, optionally started within `[from, to)`), newest first. Sessions in which nothing was
+/// listened to are not history.
+#[derive(Debug, Default, Clone)]
+pub struct HistoryFilter<'a> {
+    pub user_id: &'a str,
+    pub item_id: Option<&'a str>,
+    pub started_within: Option<(i64, i64)>,
+}
+
+pub fn history(conn: &Connection, f: &HistoryFilter<'_>) -> StoreResult<Vec<PlaybackSession>> {
+    let (from, to) = f.started_within.unwrap_or((i64::MIN, i64::MAX));
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM playback_sessions
+         WHERE user_id = ?1 AND time_listening > 0 AND (?2 IS NULL OR item_id = ?2)
+           AND started_at >= ?3 AND started_at < ?4
+         ORDER BY updated_at DESC"
+    ))?;
+    let rows = st
+        .query_map(params![f.user_id, f.item_id, from, to], row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Columns the admin session list may sort by (ABS's names), and the SQL for each.
+pub fn sort_column(abs_name: &str) -> Option<&'static str> {
+    Some(match abs_name {
+        "displayTitle" => "s.display_title",
+        "duration" => "s.duration",
+        "playMethod" => "s.play_method",
+        "startTime" => "s.start_time",
+        "currentTime" => "s.position",
+        "timeListening" => "s.time_listening",
+        "updatedAt" => "s.updated_at",
+        "createdAt" => "s.started_at",
+        _ => return None,
+    })
+}
+
+/// One page of every user's history for the admin, with each session's username.
+pub fn page_all(
+    conn: &Connection,
+    user_id: Option<&str>,
+    sort: &'static str,
+    desc: bool,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(i64, Vec<(PlaybackSession, String)>)> {
+    let total: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM playback_sessions s
+         WHERE s.time_listening > 0 AND (?1 IS NULL OR s.user_id = ?1)",
+        [user_id],
+        |r| r.get(0),
+    )?;
+    let cols = COLS
+        .split(", ")
+        .map(|c| format!("s.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let order = if desc { "DESC" } else { "ASC" };
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {cols}, u.username FROM playback_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.time_listening > 0 AND (?1 IS NULL OR s.user_id = ?1)
+         ORDER BY {sort} {order}, s.id LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = st
+        .query_map(params![user_id, limit, offset], |r| {
+            Ok((row(r)?, r.get::<_, String>(23)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((total, rows))
+}
+
+/// Each user's most recently updated session in which something was listened to.
+pub fn latest_per_user(conn: &Connection) -> StoreResult<Vec<PlaybackSession>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM (
+             SELECT *, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY updated_at DESC, id) AS n
+             FROM playback_sessions WHERE time_listening > 0)
+         WHERE n = 1"
+    ))?;
+    let rows = st.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Deletes sessions by id; returns the ids that existed.
+pub fn delete_many(conn: &Connection, ids: &[String]) -> StoreResult<Vec<String>> {
+    let mut st = conn.prepare_cached("DELETE FROM playback_sessions WHERE id = ?1")?;
+    let mut deleted = Vec::new();
+    for id in ids {
+        if st.execute([id])? > 0 {
+            deleted.push(id.clone());
+        }
+    }
+    Ok(deleted)
+}

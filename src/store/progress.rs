@@ -92,6 +92,44 @@ pub fn upsert(conn: &Connection, p: &MediaProgress) -> StoreResult<()> {
     Ok(())
 }
 
+/// A user's book progress finished within `[from, to)` (ms), for the year in review.
+pub fn finished_between(
+    conn: &Connection,
+    user_id: &str,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<MediaProgress>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM media_progress p JOIN items i ON i.id = p.item_id
+         WHERE p.user_id = ?1 AND p.episode_id = '' AND p.is_finished = 1
+           AND p.finished_at >= ?2 AND p.finished_at < ?3
+         ORDER BY p.finished_at"
+    ))?;
+    let rows = stmt.query_map(params![user_id, from, to], from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Hides one of the user's rows from "continue listening"; false if it is not theirs.
+pub fn hide_from_continue(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
+    let found = conn
+        .prepare_cached(
+            "SELECT hide_from_continue FROM media_progress WHERE id = ?1 AND user_id = ?2",
+        )?
+        .query_row(params![id, user_id], |r| r.get::<_, bool>(0))
+        .optional()?;
+    match found {
+        None => Ok(false),
+        Some(true) => Ok(true),
+        Some(false) => {
+            conn.execute(
+                "UPDATE media_progress SET hide_from_continue = 1 WHERE id = ?1",
+                [id],
+            )?;
+            Ok(true)
+        }
+    }
+}
+
 pub fn delete(conn: &Connection, id: &str) -> StoreResult<bool> {
     Ok(conn.execute("DELETE FROM media_progress WHERE id = ?1", [id])? > 0)
 }

@@ -96,6 +96,33 @@ pub fn update(conn: &Connection, u: &User) -> StoreResult<()> {
     Ok(())
 }
 
+/// Adds or removes a series on the user's "hidden from continue listening" list, reading the
+/// list inside the caller's transaction so a concurrent change is not lost. True if it changed.
+pub fn set_series_hidden(
+    conn: &Connection,
+    user_id: &str,
+    series_id: &str,
+    hidden: bool,
+) -> StoreResult<bool> {
+    let Some(mut u) = by_id(conn, user_id)? else {
+        return Ok(false);
+    };
+    let listed = u.series_hide_from_continue.iter().any(|s| s == series_id);
+    if listed == hidden {
+        return Ok(false);
+    }
+    if hidden {
+        u.series_hide_from_continue.push(series_id.to_string());
+    } else {
+        u.series_hide_from_continue.retain(|s| s != series_id);
+    }
+    conn.execute(
+        "UPDATE users SET series_hide_from_continue = ?2 WHERE id = ?1",
+        params![user_id, to_json(&u.series_hide_from_continue)],
+    )?;
+    Ok(true)
+}
+
 pub fn by_id(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?

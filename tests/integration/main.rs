@@ -10,6 +10,7 @@ mod doctor;
 mod foundation;
 mod hardening;
 mod harness;
+mod history;
 mod listening;
 mod lists;
 mod passkeys;

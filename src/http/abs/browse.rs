@@ -284,7 +284,7 @@ fn series_seq<'a>(item: &'a Item, series_id: &str) -> Option<&'a str> {
 }
 
 /// Visible items of each series, ordered by sequence.
-fn series_books(ix: &LibraryIndex, user: &User) -> BTreeMap<String, Vec<usize>> {
+pub(super) fn series_books(ix: &LibraryIndex, user: &User) -> BTreeMap<String, Vec<usize>> {
     let mut map: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, item) in ix.items.iter().enumerate() {
         if !access::can_see_item(user, item) {

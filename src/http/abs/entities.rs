@@ -122,6 +122,17 @@ pub async fn author_image(
     files::send_image(&state.data_dir, &real, req).await
 }
 
+/// Succeeds if the caller can see at least one book of the series; otherwise the 404 that
+/// `/api/series/:id` gives.
+pub async fn visible_series(state: &AppState, user: &User, id: &str) -> AppResult<()> {
+    let ix = library_of(state, user, LibraryMember::Series, id).await?;
+    if super::browse::series_books(&ix, user).contains_key(id) {
+        Ok(())
+    } else {
+        Err(AppError::not_found_msg("Series not found"))
+    }
+}
+
 pub async fn series(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -8,10 +8,13 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 
+use serde_json::Value;
+
 use super::json;
 use crate::app::AppState;
 use crate::auth::extract::SelfUser;
 use crate::error::{AppError, AppResult};
+use crate::model::User;
 use crate::store::progress;
 
 /// Users beyond this are dropped wholesale; a server has far fewer accounts.
@@ -51,23 +54,7 @@ pub async fn me(State(state): State<AppState>, SelfUser(me): SelfUser) -> AppRes
     let body = match state.me_bodies.get(&me.user.id, versions) {
         Some(body) => body,
         None => {
-            let uid = me.user.id.clone();
-            let (rows, marks) = state
-                .store
-                .read(move |c| {
-                    Ok((
-                        progress::list_for_user(c, &uid)?,
-                        progress::bookmarks_for_user(c, &uid)?,
-                    ))
-                })
-                .await?;
-            let legacy = state.keys.legacy(
-                &me.user.id,
-                &me.user.username,
-                &me.user.legacy_token_id,
-                me.user.created_at / 1000,
-            )?;
-            let value = json::user(&me.user, Some(&legacy), &rows, &marks);
+            let value = render(&state, &me.user).await?;
             let body = Bytes::from(serde_json::to_vec(&value).map_err(AppError::internal)?);
             state.me_bodies.insert(&me.user.id, versions, body.clone());
             body
@@ -79,4 +66,25 @@ pub async fn me(State(state): State<AppState>, SelfUser(me): SelfUser) -> AppRes
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// The user as `/api/me` shows it: with every progress row, bookmark, and the legacy token.
+pub async fn render(state: &AppState, user: &User) -> AppResult<Value> {
+    let uid = user.id.clone();
+    let (rows, marks) = state
+        .store
+        .read(move |c| {
+            Ok((
+                progress::list_for_user(c, &uid)?,
+                progress::bookmarks_for_user(c, &uid)?,
+            ))
+        })
+        .await?;
+    let legacy = state.keys.legacy(
+        &user.id,
+        &user.username,
+        &user.legacy_token_id,
+        user.created_at / 1000,
+    )?;
+    Ok(json::user(user, Some(&legacy), &rows, &marks))
 }

@@ -8,6 +8,7 @@ pub mod backups;
 pub mod browse;
 pub mod catalog;
 pub mod entities;
+pub mod history;
 pub mod items;
 pub mod items_json;
 pub mod json;

@@ -5,14 +5,13 @@
 use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
-use chrono::{Datelike, TimeZone};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::items::visible_item;
 use super::{ABS_COMPAT_VERSION, items_json, json as abs_json};
 use crate::app::AppState;
-use crate::auth::extract::{AdminUser, ClientIp, CurrentUser, ListeningUser};
+use crate::auth::extract::{ClientIp, CurrentUser, HiddenAdmin, ListeningUser};
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::http::files;
@@ -86,23 +85,6 @@ pub struct PlayBody {
     supported_mime_types: Option<Vec<String>>,
 }
 
-fn date_parts(now_ms: i64) -> (String, String) {
-    let t = chrono::Utc
-        .timestamp_millis_opt(now_ms)
-        .single()
-        .unwrap_or_default();
-    let day = match t.weekday() {
-        chrono::Weekday::Mon => "Monday",
-        chrono::Weekday::Tue => "Tuesday",
-        chrono::Weekday::Wed => "Wednesday",
-        chrono::Weekday::Thu => "Thursday",
-        chrono::Weekday::Fri => "Friday",
-        chrono::Weekday::Sat => "Saturday",
-        chrono::Weekday::Sun => "Sunday",
-    };
-    (t.format("%Y-%m-%d").to_string(), day.to_string())
-}
-
 fn clip(s: Option<String>) -> Option<String> {
     s.map(|v| v.chars().take(200).collect())
 }
@@ -125,7 +107,7 @@ pub async fn play(
         &body.supported_mime_types,
     );
     let now = state.now_ms();
-    let (date, day) = date_parts(now);
+    let (date, day) = crate::listening::stats::day_of(now);
     let d = body.device_info;
     let device_id = clip(d.device_id).unwrap_or_else(|| {
         format!(
@@ -372,7 +354,7 @@ async fn save_local(state: &AppState, user: &User, l: LocalSession) -> AppResult
         .started_at
         .filter(|t| *t > 0 && *t <= updated)
         .unwrap_or(updated);
-    let (date, day) = date_parts(started);
+    let (date, day) = crate::listening::stats::day_of(started);
     let key = id.clone();
     if let Some(existing) = state.store.read(move |c| playback::get(c, &key)).await?
         && existing.user_id != user.id
@@ -483,12 +465,8 @@ pub async fn local_all(
 /// `GET /api/sessions/open`: admins only (with the admin scope); others get 404 as in ABS.
 pub async fn open_sessions(
     State(state): State<AppState>,
-    admin: Result<AdminUser, AppError>,
+    HiddenAdmin(_admin): HiddenAdmin,
 ) -> AppResult<Json<Value>> {
-    admin.map_err(|e| match e {
-        AppError::Forbidden(_) => AppError::not_found(),
-        other => other,
-    })?;
     let list = state.store.read(playback::list_open).await?;
     Ok(Json(
         json!({ "sessions": list.iter().map(session_json).collect::<Vec<_>>() }),

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use super::items::visible_item;
 use super::json as abs_json;
-use super::playback::session_json;
 use crate::access;
 use crate::app::AppState;
 use crate::auth::extract::{CurrentUser, ListeningUser};
@@ -19,7 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::listening::progress::{self as rules, ProgressUpdate};
 use crate::model::{Bookmark, User};
-use crate::store::{playback, progress};
+use crate::store::progress;
 
 /// Pushes the caller's fresh user JSON to their sockets (ABS's `user_updated`).
 pub async fn push_user(state: &AppState, user: &User) {
@@ -172,36 +171,6 @@ pub async fn items_in_progress(
         }
     }
     Ok(Json(json!({ "libraryItems": out })))
-}
-
-/// `GET /api/me/listening-sessions?page&itemsPerPage`.
-pub async fn listening_sessions(
-    State(state): State<AppState>,
-    me: CurrentUser,
-    Query(p): Query<HashMap<String, String>>,
-) -> AppResult<Json<Value>> {
-    let per_page = p
-        .get("itemsPerPage")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(10)
-        .clamp(1, 500);
-    let page = p
-        .get("page")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0)
-        .max(0);
-    let uid = me.user.id.clone();
-    let (total, rows) = state
-        .store
-        .read(move |c| playback::list_for_user(c, &uid, page * per_page, per_page))
-        .await?;
-    Ok(Json(json!({
-        "total": total,
-        "numPages": (total + per_page - 1) / per_page,
-        "page": page,
-        "itemsPerPage": per_page,
-        "sessions": rows.iter().map(session_json).collect::<Vec<_>>(),
-    })))
 }
 
 #[derive(Deserialize, Default)]

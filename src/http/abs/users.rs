@@ -1,7 +1,9 @@
 //! Admin user management (`/api/users*`) and the caller's own auth sessions (`/api/me/sessions`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,7 +15,7 @@ use crate::auth::extract::{AdminUser, ClientIp, CurrentUser, FreshAdmin, Princip
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
 use crate::model::{Permissions, User, UserType};
-use crate::store::{auth_sessions, progress, users};
+use crate::store::{auth_sessions, playback, progress, users};
 
 /// A user as an admin sees it: root's legacy token is shown only to root.
 async fn user_for_admin(state: &AppState, viewer: &User, u: &User) -> AppResult<Value> {
@@ -39,14 +41,33 @@ async fn user_for_admin(state: &AppState, viewer: &User, u: &User) -> AppResult<
     Ok(json::user(u, token.as_deref(), &rows, &marks))
 }
 
+/// `GET /api/users[?include=latestSession]`: with each user's most recent listening session.
 pub async fn list(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Json<Value>> {
     let all = state.store.read(users::list).await?;
+    let latest: Option<HashMap<String, Value>> = if q
+        .get("include")
+        .is_some_and(|i| i.split(',').any(|x| x == "latestSession"))
+    {
+        let rows = state.store.read(playback::latest_per_user).await?;
+        Some(
+            rows.iter()
+                .map(|s| (s.user_id.clone(), super::playback::session_json(s)))
+                .collect(),
+        )
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(all.len());
     for u in &all {
-        out.push(user_for_admin(&state, &admin.user, u).await?);
+        let mut v = user_for_admin(&state, &admin.user, u).await?;
+        if let Some(latest) = &latest {
+            v["latestSession"] = latest.get(&u.id).cloned().unwrap_or(Value::Null);
+        }
+        out.push(v);
     }
     Ok(Json(json!({ "users": out })))
 }
@@ -320,8 +341,10 @@ pub async fn online(
             Ok(out)
         })
         .await?;
+    let open = state.store.read(playback::list_open).await?;
+    let open_sessions: Vec<Value> = open.iter().map(super::playback::session_json).collect();
     Ok(Json(
-        json!({ "usersOnline": users_online, "openSessions": [] }),
+        json!({ "usersOnline": users_online, "openSessions": open_sessions }),
     ))
 }
 
