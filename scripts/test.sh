@@ -34,7 +34,7 @@ if [ ! -x "$venv/bin/python" ]; then
     "$py" -m venv "$venv"
   fi
 fi
-if ! "$venv/bin/python" -c 'import aioaudiobookshelf, pytest, pytest_asyncio' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import aioaudiobookshelf, aioaudiobookshelf_plus, pytest, pytest_asyncio' >/dev/null 2>&1; then
   say "installing the compatibility-test packages"
   "$venv/bin/pip" install -q --disable-pip-version-check --ignore-requires-python \
     -r tests/compat/requirements.txt

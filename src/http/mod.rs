@@ -271,7 +271,46 @@ fn routes() -> Router<AppState> {
         )
 }
 
+/// The whole HTTP service. Repeated slashes in the path are merged before routing, as nginx does
+/// by default, because some ABS clients join a base URL and a `/api/...` path with one more `/`
+/// (`http://host//api/users`); behind a typical proxy they work against ABS, so they must here.
 pub fn router(state: AppState) -> Router {
+    let routed = routed(state);
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(merge_slashes)
+            .service(routed),
+    )
+}
+
+fn merge_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if !path.contains("//") {
+        return req;
+    }
+    let mut merged = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && merged.ends_with('/')) {
+            merged.push(c);
+        }
+    }
+    if let Some(q) = req.uri().query() {
+        merged.push('?');
+        merged.push_str(q);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    // The merged path is made of the characters of a path that parsed, so it parses too; should
+    // it not, the request goes on unchanged and meets the usual 404.
+    if let Ok(pq) = merged.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+fn routed(state: AppState) -> Router {
     let trusted = TrustedProxies(Arc::new(state.config.trusted_proxies.clone()));
     let max_body = state.config.max_body_bytes;
     let api = routes();
@@ -300,3 +339,26 @@ pub fn router(state: AppState) -> Router {
 }
 
 use abs::server;
+
+#[cfg(test)]
+mod tests {
+    use super::merge_slashes;
+
+    fn merged(uri: &str) -> String {
+        let req = axum::extract::Request::builder()
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        merge_slashes(req).uri().to_string()
+    }
+
+    #[test]
+    fn repeated_slashes_in_the_path_are_merged_and_the_query_is_kept() {
+        assert_eq!(merged("//api//users"), "/api/users");
+        assert_eq!(
+            merged("http://h:1//api/me?a=b//c"),
+            "http://h:1/api/me?a=b//c"
+        );
+        assert_eq!(merged("/api/me?x=1"), "/api/me?x=1");
+    }
+}

@@ -108,8 +108,36 @@ async fn history_and_stats_add_up_and_stay_with_their_owner() {
     let a2 = listen(s, &alice, &items[0], 1.0, 20.0).await;
     let a3 = listen(s, &alice, &items[1], end_of_second, 10.0).await;
     let b1 = listen(s, &bob, &items[2], 1.0, 5.0).await;
-    // A session opened and closed without listening is not history.
-    let _empty = listen(s, &alice, &items[3], 0.0, 0.0).await;
+    // A session opened and closed without listening is not history. While it is open, admins
+    // see it with its owner and its tracks.
+    let (status, open) = send(
+        s,
+        Method::POST,
+        &alice,
+        &format!("/api/items/{}/play", items[3]),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let listed = get_json(s, &f.root, "/api/sessions/open").await;
+    let entry = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == open["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(entry["user"]["username"], "alice");
+    assert!(!entry["audioTracks"].as_array().unwrap().is_empty());
+    let (status, _) = send(
+        s,
+        Method::POST,
+        &alice,
+        &format!("/api/session/{}/close", open["id"].as_str().unwrap()),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
 
     let st = get_json(s, &alice, "/api/me/listening-stats").await;
     assert_eq!(st["totalTime"], json!(60.0));
@@ -122,6 +150,12 @@ async fn history_and_stats_add_up_and_stay_with_their_owner() {
     assert_eq!(days.values().next(), Some(&json!(60.0)));
     assert_eq!(st["recentSessions"].as_array().unwrap().len(), 3);
     assert_eq!(st["recentSessions"][0]["id"], a3.as_str(), "newest first");
+
+    // Some clients join the base URL and the path with one slash too many.
+    assert_eq!(
+        get_json(s, &alice, "//api//me/listening-stats").await["totalTime"],
+        json!(60.0)
+    );
 
     let mine = get_json(s, &alice, "/api/me/listening-sessions?itemsPerPage=2").await;
     assert_eq!(mine["total"], 3);

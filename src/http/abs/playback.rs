@@ -467,10 +467,36 @@ pub async fn open_sessions(
     State(state): State<AppState>,
     HiddenAdmin(_admin): HiddenAdmin,
 ) -> AppResult<Json<Value>> {
-    let list = state.store.read(playback::list_open).await?;
-    Ok(Json(
-        json!({ "sessions": list.iter().map(session_json).collect::<Vec<_>>() }),
-    ))
+    let (list, everyone) = state
+        .store
+        .read(|c| Ok((playback::list_open(c)?, users::list(c)?)))
+        .await?;
+    let mut sessions = Vec::with_capacity(list.len());
+    for s in &list {
+        // ABS lists each session with its owner; its tracks too, which clients that parse the
+        // entries as expanded sessions (aioaudiobookshelf-plus) require.
+        let mut v = match state.catalog.item(&state.store, &s.item_id).await? {
+            Some((_, item)) => {
+                let mut v = session_expanded(s, &item);
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("libraryItem");
+                }
+                v
+            }
+            None => {
+                let mut v = session_json(s);
+                v["audioTracks"] = json!([]);
+                v
+            }
+        };
+        v["user"] = everyone
+            .iter()
+            .find(|u| u.id == s.user_id)
+            .map(|u| json!({ "id": u.id, "username": u.username, "type": u.user_type.as_str() }))
+            .unwrap_or(Value::Null);
+        sessions.push(v);
+    }
+    Ok(Json(json!({ "sessions": sessions, "shareSessions": [] })))
 }
 
 /// `GET /public/session/:id/track/:index`: no bearer token; the open session id is the capability.
