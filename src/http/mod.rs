@@ -348,7 +348,7 @@ mod tests {
         let req = axum::extract::Request::builder()
             .uri(uri)
             .body(axum::body::Body::empty())
-            .unwrap();
+            .expect("a valid request");
         merge_slashes(req).uri().to_string()
     }
 
