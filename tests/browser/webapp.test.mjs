@@ -227,6 +227,46 @@ test('the web app end to end', async (t) => {
     await page.getByText('No playlists yet.', { exact: false }).waitFor();
   });
 
+  await t.test('listening statistics, history, hiding from continue listening', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Listening' }).click();
+    await page.getByRole('heading', { name: 'Listening', level: 1 }).waitFor();
+    const history = page.getByRole('region', { name: 'History' });
+    await history.getByRole('link', { name: BOOK }).first().waitFor();
+    const allTime = page.locator('.stat', { hasText: 'All time' }).locator('.stat-value');
+    assert.match(await allTime.textContent(), /^[1-9]\d* s$/, 'the seconds played count');
+    assert.equal(await page.getByRole('region', { name: 'Last 7 days' }).locator('meter').count(), 7);
+    await page.getByRole('region', { name: 'Most listened' }).getByRole('link', { name: BOOK }).waitFor();
+    await shot(page, 'listening', 'desktop');
+
+    // Admins see everyone's sessions with the user's name.
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Listening' }).click();
+    const row = page.locator('table tbody tr', { hasText: BOOK }).first();
+    await row.waitFor();
+    assert.equal(await row.locator('td[data-label="User"]').textContent(), ADMIN[0]);
+
+    // Hiding a book from the shelf keeps its progress.
+    await page.getByRole('link', { name: 'Home' }).click();
+    const shelf = page.getByRole('region', { name: /Continue Listening/i });
+    await shelf.getByRole('button', { name: `Hide ${BOOK} from Continue listening` }).click();
+    await shelf.waitFor({ state: 'detached' });
+    const token = await apiLogin(ADMIN);
+    const progress = await (await fetch(`${base}/api/me/progress/${itemId}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    assert.equal(progress.hideFromContinueListening, true);
+    assert.ok(progress.currentTime >= 3);
+
+    // Deleting a session from one's own history, after a confirmation.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Listening' }).click();
+    const rows = page.getByRole('region', { name: 'History' }).locator('tbody tr');
+    await rows.first().waitFor();
+    const before = await rows.count();
+    page.once('dialog', (d) => d.accept());
+    await rows.first().getByRole('button', { name: /^Delete the session of/ }).click();
+    await page.getByText('Session deleted.').waitFor();
+    await page.waitForFunction((n) => document.querySelectorAll('section[aria-label="History"] tbody tr').length === n - 1
+      || (n === 1 && document.querySelector('section[aria-label="History"] p.muted')), before);
+  });
+
   await t.test('account page with the strength meter and sessions', async () => {
     await page.getByRole('link', { name: 'Account' }).click();
     await page.getByRole('heading', { name: 'Sessions and devices' }).waitFor();

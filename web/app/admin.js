@@ -2,11 +2,12 @@
 
 import { api, currentUser } from './api.js';
 import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './dom.js';
+import { adminListeningView } from './listening.js';
 
 const enc = encodeURIComponent;
 
 function tabs(active) {
-  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups'], ['security', 'Security'], ['settings', 'Settings']];
+  const t = [['users', 'Users'], ['sessions', 'Sessions'], ['listening', 'Listening'], ['keys', 'API keys'], ['audit', 'Audit log'], ['libraries', 'Libraries'], ['backups', 'Backups'], ['security', 'Security'], ['settings', 'Settings']];
   return h('nav', { class: 'tabs', 'aria-label': 'Administration' },
     t.map(([id, label]) => h('a', { href: `#/admin/${id}`, 'aria-current': id === active ? 'page' : null, text: label })));
 }
@@ -26,6 +27,7 @@ export async function adminView(root, section, params) {
   root.append(body);
   if (section === 'keys') return keysView(body);
   if (section === 'sessions') return sessionsView(body);
+  if (section === 'listening') return adminListeningView(body, params);
   if (section === 'backups') return backupsView(body);
   if (section === 'security') return securityView(body);
   if (section === 'settings') return settingsView(body);

@@ -8,6 +8,7 @@ import { setupView, loginView, homeView, libraryView, itemView } from './views.j
 import { accountView } from './account.js';
 import { adminView } from './admin.js';
 import { listsView, listView } from './lists.js';
+import { listeningView } from './listening.js';
 import { stepUpDialog } from './security.js';
 
 const main = document.getElementById('main');
@@ -24,6 +25,7 @@ function header() {
     ['#/', 'Home'],
     lib ? [`#/library/${encodeURIComponent(lib)}`, 'Library'] : null,
     lib ? ['#/lists', 'Lists'] : null,
+    ['#/listening', 'Listening'],
     ['#/account', 'Account'],
     API.isAdmin() ? ['#/admin/users', 'Admin'] : null,
   ].filter(Boolean);
@@ -87,6 +89,7 @@ async function route() {
     else if (parts[0] === 'item' && parts[1]) await itemView(view, parts[1]);
     else if (parts[0] === 'lists' && lib) await listsView(view, lib);
     else if ((parts[0] === 'playlist' || parts[0] === 'collection') && parts[1]) await listView(view, parts[0], parts[1]);
+    else if (parts[0] === 'listening') await listeningView(view, params);
     else if (parts[0] === 'account') await accountView(view);
     else if (parts[0] === 'admin' && API.isAdmin()) await adminView(view, parts[1] || 'users', params);
     else view.append(h('h1', { text: 'Not found' }), h('p', {}, h('a', { href: '#/', text: 'Go home' })));

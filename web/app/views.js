@@ -181,6 +181,22 @@ function seriesCard(libId, s) {
       h('span', { class: 'bauthor', text: `${(s.books || []).length} book${(s.books || []).length === 1 ? '' : 's'}` })));
 }
 
+/// Takes a book off "Continue listening" without touching its progress.
+function hideButton(item, err, done) {
+  const title = (item.media && item.media.metadata && item.media.metadata.title) || 'this book';
+  return h('button', {
+    type: 'button', class: 'small', 'aria-label': `Hide ${title} from Continue listening`,
+    onclick: async () => {
+      try {
+        const p = await api(`/api/me/progress/${enc(item.id)}`);
+        await api(`/api/me/progress/${enc(p.id)}/remove-from-continue-listening`);
+        toast(`${title} is off the shelf; its progress is kept.`);
+        done();
+      } catch (ex) { showError(err, ex); }
+    },
+  }, 'Hide');
+}
+
 export async function homeView(root, libId) {
   clear(root).append(pageTitle('Home'));
   const shelves = await api(`/api/libraries/${enc(libId)}/personalized?limit=12`);
@@ -188,10 +204,18 @@ export async function homeView(root, libId) {
   if (!wanted.length) {
     root.append(h('p', { class: 'muted', text: 'Nothing here yet: the library is empty or still scanning.' }));
   }
+  const err = errorBox();
+  root.append(err);
   for (const s of wanted) {
+    const card = (e) => {
+      if (s.type === 'series') return seriesCard(libId, e);
+      const c = bookCard(e);
+      if (s.id === 'continue-listening') c.append(hideButton(e, err, () => homeView(root, libId)));
+      return c;
+    };
     root.append(h('section', { class: 'shelf', 'aria-label': s.label },
       h('h2', { text: s.label }),
-      h('ul', { class: 'row' }, s.entities.map((e) => (s.type === 'series' ? seriesCard(libId, e) : bookCard(e))))));
+      h('ul', { class: 'row' }, s.entities.map(card))));
   }
   root.append(h('p', {}, h('a', { href: `#/library/${enc(libId)}`, class: 'button', text: 'Browse the whole library →' })));
 }

@@ -49,6 +49,7 @@ static ASSETS: &[Asset] = &[
     asset!("player.js", JS),
     asset!("views.js", JS),
     asset!("lists.js", JS),
+    asset!("listening.js", JS),
     asset!("admin.js", JS),
     asset!("account.js", JS),
     asset!("security.js", JS),
