@@ -145,6 +145,7 @@ pub async fn serve(state: AppState, socket_layers: Vec<SocketIoLayer>) -> anyhow
     for layer in socket_layers {
         app = app.layer(layer);
     }
+    let app = crate::http::merging_slashes(app);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;

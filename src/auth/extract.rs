@@ -554,6 +554,29 @@ extractor!(
     }
 );
 
+/// A caller deleting listening sessions (`DELETE /api/sessions/:id`): a listening user, who may
+/// delete their own sessions, and whether they are also an admin with the admin scope, who may
+/// delete anyone's. Only a refusal makes `admin` false; any other failure is the request's error.
+#[derive(Debug, Clone)]
+pub struct SessionDeleter {
+    pub me: CurrentUser,
+    pub admin: bool,
+}
+
+extractor!(
+    SessionDeleter,
+    |(me, admin)| SessionDeleter { me, admin },
+    |parts, app| async move {
+        let me = authorize(parts, app, demand(Scope::Progress, false, false, false)).await?;
+        let admin = match authorize(parts, app, demand(Scope::Admin, true, false, false)).await {
+            Ok(_) => true,
+            Err(AppError::Forbidden(_)) => false,
+            Err(other) => return Err(other),
+        };
+        Ok::<_, AppError>((me, admin))
+    }
+);
+
 /// A caller who authenticated (password or second factor) within `step_up_window_secs`, with a
 /// full-rights session: for password, 2FA, app-password, API-key and role changes. Legacy tokens,
 /// API keys, app-password sessions and 2FA-enrolment-only sessions never qualify.

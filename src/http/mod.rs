@@ -240,6 +240,10 @@ fn routes() -> Router<AppState> {
             get(history::my_item_sessions),
         )
         .route(
+            "/api/me/item/listening-sessions/{id}/{episode}",
+            get(history::my_item_sessions),
+        )
+        .route(
             "/api/me/progress/{id}/remove-from-continue-listening",
             get(history::hide_progress),
         )
@@ -271,15 +275,15 @@ fn routes() -> Router<AppState> {
         )
 }
 
-/// The whole HTTP service. Repeated slashes in the path are merged before routing, as nginx does
-/// by default, because some ABS clients join a base URL and a `/api/...` path with one more `/`
-/// (`http://host//api/users`); behind a typical proxy they work against ABS, so they must here.
-pub fn router(state: AppState) -> Router {
-    let routed = routed(state);
+/// Wraps the finished app (routes and Socket.IO layers) so that repeated slashes in the path are
+/// merged before anything routes on it, as nginx does by default: some ABS clients join a base URL
+/// and a `/api/...` path with one `/` too many (`http://host//api/users`), and behind a typical
+/// proxy they work against ABS, so they must here.
+pub fn merging_slashes(app: Router) -> Router {
     Router::new().fallback_service(
         tower::ServiceBuilder::new()
             .map_request(merge_slashes)
-            .service(routed),
+            .service(app),
     )
 }
 
@@ -304,13 +308,18 @@ fn merge_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
     if let Ok(pq) = merged.parse() {
         parts.path_and_query = Some(pq);
         if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            // The outer router recorded the path as sent; handlers that build links from it
+            // (the OpenID redirects) must see the merged one.
+            req.extensions_mut()
+                .insert(axum::extract::OriginalUri(uri.clone()));
             *req.uri_mut() = uri;
         }
     }
     req
 }
 
-fn routed(state: AppState) -> Router {
+/// Every route, with the middleware that guards them.
+pub fn router(state: AppState) -> Router {
     let trusted = TrustedProxies(Arc::new(state.config.trusted_proxies.clone()));
     let max_body = state.config.max_body_bytes;
     let api = routes();
@@ -349,7 +358,14 @@ mod tests {
             .uri(uri)
             .body(axum::body::Body::empty())
             .expect("a valid request");
-        merge_slashes(req).uri().to_string()
+        let req = merge_slashes(req);
+        // Handlers that read `OriginalUri` see the merged path too (or no override at all).
+        if let Some(original) = req.extensions().get::<axum::extract::OriginalUri>() {
+            assert_eq!(&original.0, req.uri());
+        } else {
+            assert_eq!(req.uri().to_string(), uri);
+        }
+        req.uri().to_string()
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub fn users(tx: &Connection, ctx: &Ctx, r: &mut Report, out: &mut Imported) -> 
         let before = begin_row(tx, &q, &[&id])?;
         if existing.is_some() {
             users::update(tx, &user)?;
+            users::replace_series_hidden(tx, &id, &user.series_hide_from_continue)?;
             tx.execute(
                 "UPDATE users SET created_at = ?2 WHERE id = ?1",
                 params![id, created_at],

@@ -107,6 +107,19 @@ pub struct BookFacts {
     pub has_cover: bool,
 }
 
+/// ABS rounds the year's times to whole seconds and sends them as integers (`Math.round`).
+fn whole_seconds(t: f64) -> i64 {
+    // `as` saturates on out-of-range floats and maps NaN to 0: no panic on odd stored values.
+    t.round() as i64
+}
+
+/// A date as JavaScript's `Date#toJSON` writes it (ABS sends database dates that way).
+fn iso_time(ms: i64) -> Option<String> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// ABS's year in review. `sessions` started in the year; `finished` are book progress rows
 /// finished in the year; `book` says what is known of a library item (None: gone or hidden).
 pub fn year_in_review(
@@ -197,19 +210,19 @@ pub fn year_in_review(
         list.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         list.into_iter()
             .take(n)
-            .map(|(name, time)| json!({ key: name, "time": time.round() }))
+            .map(|(name, time)| json!({ key: name, "time": whole_seconds(time) }))
             .collect()
     };
     let most_month = months
         .iter()
         .filter(|(_, t)| **t > 0.0)
         .max_by(|a, b| a.1.total_cmp(b.1).then_with(|| b.0.cmp(a.0)))
-        .map(|(m, t)| json!({ "month": m, "time": t.round() }));
+        .map(|(m, t)| json!({ "month": m, "time": whole_seconds(*t) }));
     let narrator = top(narrators, "name", 1).into_iter().next();
     json!({
         "totalListeningSessions": sessions.len(),
-        "totalListeningTime": total.round(),
-        "totalBookListeningTime": total.round(),
+        "totalListeningTime": whole_seconds(total),
+        "totalBookListeningTime": whole_seconds(total),
         "totalPodcastListeningTime": 0,
         "topAuthors": top(authors, "name", 3),
         "topGenres": top(genres, "genre", 3),
@@ -220,8 +233,8 @@ pub fn year_in_review(
         "longestAudiobookFinished": longest.map(|(p, title)| json!({
             "id": p.media_item_id,
             "title": title,
-            "duration": p.duration.round(),
-            "finishedAt": p.finished_at,
+            "duration": whole_seconds(p.duration),
+            "finishedAt": p.finished_at.and_then(iso_time),
         })),
         "booksWithCovers": listened_covers,
         "finishedBooksWithCovers": finished_covers,
@@ -331,20 +344,21 @@ mod tests {
             }),
             _ => None,
         });
-        assert_eq!(v["totalListeningTime"], json!(150.0));
+        assert_eq!(v["totalListeningTime"], json!(150));
         assert_eq!(v["numBooksFinished"], json!(1));
         assert_eq!(v["numBooksListened"], json!(2));
         assert_eq!(v["longestAudiobookFinished"]["id"], json!("b1"));
-        assert_eq!(v["longestAudiobookFinished"]["duration"], json!(3600.0));
-        assert_eq!(v["mostListenedMonth"], json!({ "month": 2, "time": 100.0 }));
+        assert_eq!(v["longestAudiobookFinished"]["duration"], json!(3600));
+        assert_eq!(
+            v["longestAudiobookFinished"]["finishedAt"],
+            json!("2026-03-12T00:00:00.000Z")
+        );
+        assert_eq!(v["mostListenedMonth"], json!({ "month": 2, "time": 100 }));
         assert_eq!(
             v["topAuthors"],
-            json!([{ "name": "Ann Author", "time": 150.0 }])
+            json!([{ "name": "Ann Author", "time": 150 }])
         );
-        assert_eq!(
-            v["topGenres"],
-            json!([{ "genre": "Fantasy", "time": 150.0 }])
-        );
+        assert_eq!(v["topGenres"], json!([{ "genre": "Fantasy", "time": 150 }]));
         assert_eq!(v["mostListenedNarrator"]["name"], json!("Ned Narrator"));
         assert_eq!(v["finishedBooksWithCovers"], json!(["i1"]));
         assert_eq!(v["booksWithCovers"], json!(["i2"]));

@@ -66,13 +66,15 @@ pub fn insert(conn: &Connection, u: &User) -> StoreResult<()> {
     Ok(())
 }
 
-/// Writes every mutable field of `u` back.
+/// Writes every mutable field of `u` back, except the series hidden from "continue listening":
+/// the listener changes that list through `set_series_hidden` at any moment, and a `u` read
+/// before such a change must not undo it.
 pub fn update(conn: &Connection, u: &User) -> StoreResult<()> {
     conn.execute(
         "UPDATE users SET username = ?2, email = ?3, password_hash = ?4, type = ?5, is_active = ?6,
             is_locked = ?7, must_change_password = ?8, legacy_token_id = ?9, permissions = ?10,
-            libraries_accessible = ?11, item_tags_selected = ?12, series_hide_from_continue = ?13,
-            allowed_networks = ?14, last_seen = ?15, updated_at = ?16
+            libraries_accessible = ?11, item_tags_selected = ?12,
+            allowed_networks = ?13, last_seen = ?14, updated_at = ?15
          WHERE id = ?1",
         params![
             u.id,
@@ -87,11 +89,23 @@ pub fn update(conn: &Connection, u: &User) -> StoreResult<()> {
             to_json(&u.permissions),
             to_json(&u.libraries_accessible),
             to_json(&u.item_tags_selected),
-            to_json(&u.series_hide_from_continue),
             to_json(&u.allowed_networks),
             u.last_seen,
             u.updated_at
         ],
+    )?;
+    Ok(())
+}
+
+/// Replaces the whole list of series hidden from "continue listening" (the importer's copy).
+pub fn replace_series_hidden(
+    conn: &Connection,
+    user_id: &str,
+    series: &[String],
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE users SET series_hide_from_continue = ?2 WHERE id = ?1",
+        params![user_id, to_json(&series)],
     )?;
     Ok(())
 }

@@ -73,7 +73,7 @@ async function deleteSession(s, err, reload) {
   try {
     await api(`/api/sessions/${enc(s.id)}`, { method: 'DELETE' });
     toast('Session deleted.');
-    reload();
+    await reload();
   } catch (ex) { showError(err, ex); }
 }
 
@@ -85,13 +85,15 @@ export async function listeningView(root, params) {
     api('/api/me/listening-stats'),
     api(`/api/me/listening-sessions?page=${page}&itemsPerPage=${PER_PAGE}`),
   ]);
+  const go = (n) => { location.hash = `#/listening?page=${n}`; };
+  // Deleting the last session of the last page leaves a page past the end: show the new last.
+  if (page > 0 && page >= history.numPages) { go(Math.max(0, history.numPages - 1)); return; }
   const week = lastDays(stats.days || {}, 7);
   const weekTotal = week.reduce((sum, d) => sum + d.seconds, 0);
   const busiest = Math.max(1, ...week.map((d) => d.seconds));
   const books = Object.values(stats.items || {}).sort((a, b) => b.timeListening - a.timeListening).slice(0, 5);
   const err = errorBox();
   const reload = () => listeningView(root, params);
-  const go = (n) => { location.hash = `#/listening?page=${n}`; };
   clear(root).append(
     h('h1', { text: 'Listening' }),
     h('div', { class: 'stats', role: 'group', 'aria-label': 'Totals' },
@@ -134,8 +136,9 @@ export async function adminListeningView(root, params) {
     for (const [k, v] of Object.entries(changes)) { if (v === '' || v === null) p.delete(k); else p.set(k, v); }
     location.hash = `#/admin/listening?${p}`;
   };
-  const reload = () => { clear(root); adminListeningView(root, params); };
-  root.append(
+  if (page > 0 && page >= r.numPages) { go({ page: Math.max(0, r.numPages - 1) }); return; }
+  const reload = () => adminListeningView(root, params);
+  clear(root).append(
     h('div', { class: 'toolbar' },
       select('User', [{ value: '', label: 'Everyone' }, ...users.map((u) => ({ value: u.id, label: u.username, selected: u.id === user }))],
         { onchange: (e) => go({ user: e.target.value, page: '' }) })),

@@ -191,7 +191,7 @@ function hideButton(item, err, done) {
         const p = await api(`/api/me/progress/${enc(item.id)}`);
         await api(`/api/me/progress/${enc(p.id)}/remove-from-continue-listening`);
         toast(`${title} is off the shelf; its progress is kept.`);
-        done();
+        await done();
       } catch (ex) { showError(err, ex); }
     },
   }, 'Hide');

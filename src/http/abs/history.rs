@@ -16,7 +16,7 @@ use super::progress::push_user;
 use crate::app::AppState;
 use crate::audit::{Action, AuditEvent};
 use crate::auth::extract::{
-    AdminUser, ClientIp, CurrentUser, HiddenAdmin, HistoryReader, ListeningUser,
+    AdminUser, ClientIp, CurrentUser, HiddenAdmin, HistoryReader, ListeningUser, SessionDeleter,
 };
 use crate::error::{AppError, AppResult};
 use crate::http::body::JsonBody;
@@ -37,11 +37,12 @@ fn paging(q: &HashMap<String, String>) -> (i64, i64) {
         .filter(|n| *n >= 1)
         .unwrap_or(DEFAULT_PER_PAGE)
         .min(MAX_PER_PAGE);
+    // Capped so that `page * per_page` cannot overflow; such a page is empty anyway.
     let page = q
         .get("page")
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(0)
-        .max(0);
+        .clamp(0, i64::MAX / MAX_PER_PAGE / 2);
     (page, per_page)
 }
 
@@ -108,19 +109,24 @@ pub async fn my_sessions(
     Ok(Json(page_json(total, page, per_page, sessions)))
 }
 
-/// `GET /api/me/item/listening-sessions/:itemId`: the caller's sessions of one item they may see.
+/// `GET /api/me/item/listening-sessions/:itemId[/:episodeId]`: the caller's sessions of one item
+/// they may see (of one of its episodes, when named).
 pub async fn my_item_sessions(
     State(state): State<AppState>,
     me: CurrentUser,
-    Path(item_id): Path<String>,
+    Path(path): Path<HashMap<String, String>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Json<Value>> {
-    let (_ix, item) = visible_item(&state, &me.user, &item_id).await?;
-    let all = load_history(&state, &me.user.id, Some(&item.id), None).await?;
+    let item_id = path.get("id").map(String::as_str).unwrap_or_default();
+    let (_ix, item) = visible_item(&state, &me.user, item_id).await?;
+    let mut all = load_history(&state, &me.user.id, Some(&item.id), None).await?;
+    if let Some(episode) = path.get("episode") {
+        all.retain(|s| s.episode_id.as_deref() == Some(episode.as_str()));
+    }
     let (page, per_page) = paging(&q);
     let sessions = all
         .iter()
-        .skip((page * per_page) as usize)
+        .skip(usize::try_from(page * per_page).unwrap_or(usize::MAX))
         .take(per_page as usize)
         .map(session_json)
         .collect();
@@ -239,8 +245,7 @@ pub async fn all_sessions(
 /// Someone else's session is a 404 to a non-admin, so its existence does not leak.
 pub async fn delete_session(
     State(state): State<AppState>,
-    ListeningUser(me): ListeningUser,
-    admin: Result<AdminUser, AppError>,
+    SessionDeleter { me, admin }: SessionDeleter,
     ClientIp(client): ClientIp,
     Path(id): Path<String>,
 ) -> AppResult<&'static str> {
@@ -251,7 +256,7 @@ pub async fn delete_session(
         .await?
         .ok_or_else(|| AppError::not_found_msg("Session not found"))?;
     let own = session.user_id == me.user.id;
-    if !own && admin.is_err() {
+    if !own && !admin {
         return Err(AppError::not_found_msg("Session not found"));
     }
     let ids = vec![id];
