@@ -148,6 +148,16 @@ impl TokenKeys {
         })
     }
 
+    /// `legacy` for this user, issued at their account's creation (so it is stable).
+    pub fn legacy_for(&self, user: &crate::model::User) -> anyhow::Result<String> {
+        self.legacy(
+            &user.id,
+            &user.username,
+            &user.legacy_token_id,
+            user.created_at / 1000,
+        )
+    }
+
     /// ABS's legacy token: no expiry, no type. Its `jti` is the user's current legacy token id,
     /// so rotating that id (password change) revokes it.
     pub fn legacy(

@@ -227,14 +227,14 @@ pub fn history(conn: &Connection, f: &HistoryFilter<'_>) -> StoreResult<Vec<Play
 /// Columns the admin session list may sort by (ABS's names), and the SQL for each.
 pub fn sort_column(abs_name: &str) -> Option<&'static str> {
     Some(match abs_name {
-        "displayTitle" => "s.display_title",
-        "duration" => "s.duration",
-        "playMethod" => "s.play_method",
-        "startTime" => "s.start_time",
-        "currentTime" => "s.position",
-        "timeListening" => "s.time_listening",
-        "updatedAt" => "s.updated_at",
-        "createdAt" => "s.started_at",
+        "displayTitle" => "display_title",
+        "duration" => "duration",
+        "playMethod" => "play_method",
+        "startTime" => "start_time",
+        "currentTime" => "position",
+        "timeListening" => "time_listening",
+        "updatedAt" => "updated_at",
+        "createdAt" => "started_at",
         _ => return None,
     })
 }
@@ -249,25 +249,22 @@ pub fn page_all(
     limit: i64,
 ) -> StoreResult<(i64, Vec<(PlaybackSession, String)>)> {
     let total: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM playback_sessions s
-         WHERE s.time_listening > 0 AND (?1 IS NULL OR s.user_id = ?1)",
+        "SELECT COUNT(*) FROM playback_sessions
+         WHERE time_listening > 0 AND (?1 IS NULL OR user_id = ?1)",
         [user_id],
         |r| r.get(0),
     )?;
-    let cols = COLS
-        .split(", ")
-        .map(|c| format!("s.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     let order = if desc { "DESC" } else { "ASC" };
+    // The users side is reduced to two aliased columns so the session columns stay unqualified.
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {cols}, u.username FROM playback_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.time_listening > 0 AND (?1 IS NULL OR s.user_id = ?1)
-         ORDER BY {sort} {order}, s.id LIMIT ?2 OFFSET ?3"
+        "SELECT {COLS}, owner_name FROM playback_sessions
+         JOIN (SELECT id AS owner_id, username AS owner_name FROM users) ON owner_id = user_id
+         WHERE time_listening > 0 AND (?1 IS NULL OR user_id = ?1)
+         ORDER BY {sort} {order}, id LIMIT ?2 OFFSET ?3"
     ))?;
     let rows = st
         .query_map(params![user_id, limit, offset], |r| {
-            Ok((row(r)?, r.get::<_, String>(23)?))
+            Ok((row(r)?, r.get::<_, String>("owner_name")?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((total, rows))

@@ -28,6 +28,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<MediaProgress> {
     })
 }
 
+/// Everything a user's JSON carries of their listening: every progress row and bookmark.
+pub fn listening_of(
+    conn: &Connection,
+    user_id: &str,
+) -> StoreResult<(Vec<MediaProgress>, Vec<Bookmark>)> {
+    Ok((
+        list_for_user(conn, user_id)?,
+        bookmarks_for_user(conn, user_id)?,
+    ))
+}
+
 pub fn list_for_user(conn: &Connection, user_id: &str) -> StoreResult<Vec<MediaProgress>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM media_progress p JOIN items i ON i.id = p.item_id
@@ -111,23 +122,11 @@ pub fn finished_between(
 
 /// Hides one of the user's rows from "continue listening"; false if it is not theirs.
 pub fn hide_from_continue(conn: &Connection, user_id: &str, id: &str) -> StoreResult<bool> {
-    let found = conn
-        .prepare_cached(
-            "SELECT hide_from_continue FROM media_progress WHERE id = ?1 AND user_id = ?2",
-        )?
-        .query_row(params![id, user_id], |r| r.get::<_, bool>(0))
-        .optional()?;
-    match found {
-        None => Ok(false),
-        Some(true) => Ok(true),
-        Some(false) => {
-            conn.execute(
-                "UPDATE media_progress SET hide_from_continue = 1 WHERE id = ?1",
-                [id],
-            )?;
-            Ok(true)
-        }
-    }
+    // SQLite counts a matched row as changed even when it was already hidden.
+    Ok(conn.execute(
+        "UPDATE media_progress SET hide_from_continue = 1 WHERE id = ?1 AND user_id = ?2",
+        params![id, user_id],
+    )? > 0)
 }
 
 pub fn delete(conn: &Connection, id: &str) -> StoreResult<bool> {

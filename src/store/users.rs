@@ -130,10 +130,7 @@ pub fn set_series_hidden(
     } else {
         u.series_hide_from_continue.retain(|s| s != series_id);
     }
-    conn.execute(
-        "UPDATE users SET series_hide_from_continue = ?2 WHERE id = ?1",
-        params![user_id, to_json(&u.series_hide_from_continue)],
-    )?;
+    replace_series_hidden(conn, user_id, &u.series_hide_from_continue)?;
     Ok(true)
 }
 

@@ -321,3 +321,24 @@ pub fn refresh_token(login: &serde_json::Value) -> String {
         .expect("refreshToken")
         .to_string()
 }
+
+/// One authenticated request; the status and the body as JSON (or as a JSON string if it is not).
+pub async fn send(
+    s: &TestServer,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = client().request(method, s.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}

@@ -5,28 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, access_token, client, login};
+use crate::harness::{PASSWORD, TestServer, access_token, login, send};
 use crate::listening::{fixture, get, get_json, tag_books};
-
-async fn send(
-    s: &TestServer,
-    method: Method,
-    token: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = client().request(method, s.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 /// Creates a user and returns (id, access token).
 async fn new_user(s: &TestServer, root: &str, name: &str, extra: Value) -> (String, String) {
@@ -75,6 +55,18 @@ async fn finish_only_at_the_end(s: &TestServer, root: &str, lib: &str) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+}
+
+async fn delete_session(s: &TestServer, token: &str, id: &str) -> u16 {
+    send(
+        s,
+        Method::DELETE,
+        token,
+        &format!("/api/sessions/{id}"),
+        None,
+    )
+    .await
+    .0
 }
 
 fn session_ids(page: &Value) -> Vec<String> {
@@ -263,24 +255,8 @@ async fn history_and_stats_add_up_and_stay_with_their_owner() {
     assert!(latest("root").is_null());
 
     // Deleting: one's own session, not a peer's (which does not even exist for them).
-    let (status, _) = send(
-        s,
-        Method::DELETE,
-        &bob,
-        &format!("/api/sessions/{a1}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
-    let (status, _) = send(
-        s,
-        Method::DELETE,
-        &alice,
-        &format!("/api/sessions/{a2}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(delete_session(s, &bob, &a1).await, 404);
+    assert_eq!(delete_session(s, &alice, &a2).await, 200);
     assert_eq!(
         get_json(s, &alice, "/api/me/listening-stats").await["totalTime"],
         json!(40.0)
@@ -292,28 +268,12 @@ async fn history_and_stats_add_up_and_stay_with_their_owner() {
         before, 0,
         "deleting one's own session is not an admin action"
     );
-    let (status, _) = send(
-        s,
-        Method::DELETE,
-        &f.root,
-        &format!("/api/sessions/{b1}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(delete_session(s, &f.root, &b1).await, 200);
     assert_eq!(
         get_json(s, &bob, "/api/me/listening-sessions").await["total"],
         0
     );
-    let (status, _) = send(
-        s,
-        Method::DELETE,
-        &f.root,
-        &format!("/api/sessions/{b1}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 404, "already gone");
+    assert_eq!(delete_session(s, &f.root, &b1).await, 404, "already gone");
 
     // Batch deletion: admins only, and an empty list is a mistake.
     let batch = json!({ "sessions": [a1.clone(), a3.clone()] });

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{PASSWORD, TestServer, access_token, client, login};
+use crate::harness::{PASSWORD, TestServer, access_token, client, login, send};
 use crate::listening::{fixture, get, get_json, tag_books};
 
 async fn new_user(s: &TestServer, root: &str, name: &str, extra: Value) -> String {
@@ -19,26 +19,6 @@ async fn new_user(s: &TestServer, root: &str, name: &str, extra: Value) -> Strin
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     access_token(&login(s, name, PASSWORD).await)
-}
-
-async fn send(
-    s: &TestServer,
-    method: reqwest::Method,
-    token: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = client().request(method, s.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 fn ids(list: &Value, key: &str) -> Vec<String> {

@@ -1,7 +1,7 @@
 // Admin pages: users, API keys, the audit log and libraries with their scan tasks.
 
 import { api, currentUser } from './api.js';
-import { h, clear, field, select, errorBox, showError, fmtDate, toast } from './dom.js';
+import { h, clear, field, select, errorBox, showError, fmtDate, toast, pager, NEWER_OLDER } from './dom.js';
 import { adminListeningView } from './listening.js';
 
 const enc = encodeURIComponent;
@@ -224,10 +224,7 @@ async function auditView(root, params) {
     table(['When', 'Action', 'Actor', 'Target', 'Client', 'Details'], r.events.map((ev) => h('tr', {},
       td('When', fmtDate(ev.at)), td('Action', h('code', { text: ev.action })), td('Actor', ev.actorName || '—'),
       td('Target', ev.target || ''), td('Client', ev.ip || ''), td('Details', h('span', { class: 'details', text: detail(ev.details) }))))),
-    pages > 1 ? h('nav', { class: 'pager', 'aria-label': 'Pages' },
-      h('button', { type: 'button', disabled: page === 0, onclick: () => go(page - 1) }, '← Newer'),
-      h('span', { text: `Page ${page + 1} of ${pages}` }),
-      h('button', { type: 'button', disabled: page + 1 >= pages, onclick: () => go(page + 1) }, 'Older →')) : null);
+    pager(page, pages, go, NEWER_OLDER));
 }
 
 /// A running scan: a bar that fills as books are read, with the count; indeterminate while the

@@ -160,3 +160,15 @@ export function downloadText(filename, text) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
+
+/// Labels for lists shown newest first.
+export const NEWER_OLDER = ['← Newer', 'Older →'];
+
+/// Previous/next page buttons around "Page n of m"; nothing when everything fits on one page.
+export function pager(page, pages, go, labels = ['← Previous', 'Next →']) {
+  if (pages <= 1) return null;
+  return h('nav', { class: 'pager', 'aria-label': 'Pages' },
+    h('button', { type: 'button', disabled: page === 0, onclick: () => go(page - 1) }, labels[0]),
+    h('span', { text: `Page ${page + 1} of ${pages}` }),
+    h('button', { type: 'button', disabled: page + 1 >= pages, onclick: () => go(page + 1) }, labels[1]));
+}

@@ -2,7 +2,7 @@
 // for admins (Administration → Listening). Days are UTC dates, as the server counts them.
 
 import { api } from './api.js';
-import { h, clear, select, errorBox, showError, fmtDate, fmtTime, toast } from './dom.js';
+import { h, clear, select, errorBox, showError, fmtDate, fmtTime, toast, pager, NEWER_OLDER } from './dom.js';
 
 const enc = encodeURIComponent;
 const PER_PAGE = 10;
@@ -32,14 +32,6 @@ function lastDays(days, n) {
 
 function tile(label, value) {
   return h('div', { class: 'stat' }, h('span', { class: 'stat-value', text: value }), h('span', { class: 'stat-label', text: label }));
-}
-
-function pager(page, pages, go) {
-  if (pages <= 1) return null;
-  return h('nav', { class: 'pager', 'aria-label': 'Pages' },
-    h('button', { type: 'button', disabled: page === 0, onclick: () => go(page - 1) }, '← Newer'),
-    h('span', { text: `Page ${page + 1} of ${pages}` }),
-    h('button', { type: 'button', disabled: page + 1 >= pages, onclick: () => go(page + 1) }, 'Older →'));
 }
 
 const device = (s) => {
@@ -120,7 +112,7 @@ export async function listeningView(root, params) {
       history.sessions.length
         ? sessionTable(history.sessions, { withUser: false, onDelete: (s) => deleteSession(s, err, reload) })
         : h('p', { class: 'muted', text: 'No listening sessions.' }),
-      pager(page, history.numPages, go)));
+      pager(page, history.numPages, go, NEWER_OLDER)));
 }
 
 /// Every user's sessions, newest first, filtered by user; admins delete any of them (audited).
@@ -147,5 +139,5 @@ export async function adminListeningView(root, params) {
     r.sessions.length
       ? sessionTable(r.sessions, { withUser: true, onDelete: (s) => deleteSession(s, err, reload) })
       : h('p', { class: 'muted', text: 'No listening sessions.' }),
-    pager(page, r.numPages, (n) => go({ page: n })));
+    pager(page, r.numPages, (n) => go({ page: n }), NEWER_OLDER));
 }

@@ -3,7 +3,7 @@
 import * as API from './api.js';
 import { api } from './api.js';
 import * as player from './player.js';
-import { h, clear, put, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast, coverImg } from './dom.js';
+import { h, clear, put, field, select, errorBox, showError, fmtTime, safeRichText, b64, toast, coverImg, pager } from './dom.js';
 import { passkeysSupported, passkeySignIn, passkeySecondFactor } from './webauthn.js';
 import { playlistPicker } from './lists.js';
 
@@ -287,12 +287,7 @@ export async function libraryView(root, libId, params) {
   grid.append(...items.map(bookCard));
   if (!items.length) grid.append(h('li', { class: 'muted', text: 'No books match.' }));
   const pages = Math.ceil(total / PAGE);
-  if (!q && pages > 1) {
-    root.append(h('nav', { class: 'pager', 'aria-label': 'Pages' },
-      h('button', { type: 'button', disabled: page === 0, onclick: () => go({ page: page - 1 }) }, '← Previous'),
-      h('span', { text: `Page ${page + 1} of ${pages}` }),
-      h('button', { type: 'button', disabled: page + 1 >= pages, onclick: () => go({ page: page + 1 }) }, 'Next →')));
-  }
+  if (!q && pages > 1) root.append(pager(page, pages, (n) => go({ page: n })));
 }
 
 export async function itemView(root, itemId) {

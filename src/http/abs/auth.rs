@@ -46,20 +46,14 @@ pub async fn login_payload(
     let (rows, marks, default_library) = state
         .store
         .read(move |c| {
-            let rows = progress::list_for_user(c, &uid)?;
-            let marks = progress::bookmarks_for_user(c, &uid)?;
+            let (rows, marks) = progress::listening_of(c, &uid)?;
             let first = crate::store::libraries::ids_in_display_order(c)?
                 .into_iter()
                 .find(|id| accessible.is_empty() || accessible.contains(id));
             Ok((rows, marks, first))
         })
         .await?;
-    let legacy = state.keys.legacy(
-        &user.id,
-        &user.username,
-        &user.legacy_token_id,
-        user.created_at / 1000,
-    )?;
+    let legacy = state.keys.legacy_for(user)?;
     let mut user_json = json::user(user, Some(&legacy), &rows, &marks);
     if let Some(obj) = user_json.as_object_mut()
         && let Some(a) = access_token

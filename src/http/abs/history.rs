@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::items::visible_item;
 use super::playback::session_json;
-use super::progress::push_user;
+use super::progress::push_and_render;
 use crate::app::AppState;
 use crate::audit::{Action, AuditEvent};
 use crate::auth::extract::{
@@ -99,13 +99,23 @@ pub async fn my_sessions(
     me: CurrentUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Json<Value>> {
-    let (page, per_page) = paging(&q);
-    let uid = me.user.id.clone();
+    history_page(&state, &me.user.id, &q, session_json).await
+}
+
+/// One page of a user's sessions, each rendered by `render`.
+async fn history_page(
+    state: &AppState,
+    user_id: &str,
+    q: &HashMap<String, String>,
+    render: impl Fn(&PlaybackSession) -> Value,
+) -> AppResult<Json<Value>> {
+    let (page, per_page) = paging(q);
+    let uid = user_id.to_string();
     let (total, rows) = state
         .store
         .read(move |c| playback::list_for_user(c, &uid, page * per_page, per_page))
         .await?;
-    let sessions = rows.iter().map(session_json).collect();
+    let sessions = rows.iter().map(render).collect();
     Ok(Json(page_json(total, page, per_page, sessions)))
 }
 
@@ -135,7 +145,12 @@ pub async fn my_item_sessions(
 
 /// `GET /api/me/listening-stats`.
 pub async fn my_stats(State(state): State<AppState>, me: CurrentUser) -> AppResult<Json<Value>> {
-    let all = load_history(&state, &me.user.id, None, None).await?;
+    stats_of(&state, &me.user.id).await
+}
+
+/// ABS's listening summary of one user's whole history, with "today" by the server's clock.
+async fn stats_of(state: &AppState, user_id: &str) -> AppResult<Json<Value>> {
+    let all = load_history(state, user_id, None, None).await?;
     let (today, _) = stats::day_of(state.now_ms());
     Ok(Json(stats::summary(&all, &today, session_json)))
 }
@@ -193,14 +208,7 @@ pub async fn user_sessions(
     Query(q): Query<HashMap<String, String>>,
 ) -> AppResult<Json<Value>> {
     let user = existing_user(&state, &reader.user_id).await?;
-    let (page, per_page) = paging(&q);
-    let uid = user.id.clone();
-    let (total, rows) = state
-        .store
-        .read(move |c| playback::list_for_user(c, &uid, page * per_page, per_page))
-        .await?;
-    let sessions = rows.iter().map(|s| with_user(s, &user.username)).collect();
-    Ok(Json(page_json(total, page, per_page, sessions)))
+    history_page(&state, &user.id, &q, |s| with_user(s, &user.username)).await
 }
 
 /// `GET /api/users/:id/listening-stats`: the user themself or an admin.
@@ -209,9 +217,7 @@ pub async fn user_stats(
     reader: HistoryReader,
 ) -> AppResult<Json<Value>> {
     let user = existing_user(&state, &reader.user_id).await?;
-    let all = load_history(&state, &user.id, None, None).await?;
-    let (today, _) = stats::day_of(state.now_ms());
-    Ok(Json(stats::summary(&all, &today, session_json)))
+    stats_of(&state, &user.id).await
 }
 
 /// `GET /api/sessions?user&sort&desc&page&itemsPerPage`: every user's history, for admins
@@ -226,7 +232,7 @@ pub async fn all_sessions(
     let sort = q
         .get("sort")
         .and_then(|s| playback::sort_column(s))
-        .unwrap_or("s.updated_at");
+        .unwrap_or("updated_at");
     let desc = q.get("desc").is_some_and(|d| d == "1");
     let uid = user_filter.clone();
     let (total, rows) = state
@@ -346,8 +352,7 @@ pub async fn hide_progress(
     if !found {
         return Err(AppError::not_found_msg("Progress not found"));
     }
-    push_user(&state, &me.user).await;
-    Ok(Json(super::me::render(&state, &me.user).await?))
+    Ok(Json(push_and_render(&state, &me.user).await?))
 }
 
 /// `GET /api/me/series/:id/remove-from-continue-listening`.
@@ -385,8 +390,10 @@ async fn set_series_hidden(
         })
         .await?;
     let user = user.ok_or_else(|| AppError::not_found_msg("User not found"))?;
-    if changed {
-        push_user(state, &user).await;
-    }
-    Ok(Json(super::me::render(state, &user).await?))
+    let body = if changed {
+        push_and_render(state, &user).await?
+    } else {
+        super::me::render(state, &user).await?
+    };
+    Ok(Json(body))
 }

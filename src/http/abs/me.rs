@@ -73,18 +73,8 @@ pub async fn render(state: &AppState, user: &User) -> AppResult<Value> {
     let uid = user.id.clone();
     let (rows, marks) = state
         .store
-        .read(move |c| {
-            Ok((
-                progress::list_for_user(c, &uid)?,
-                progress::bookmarks_for_user(c, &uid)?,
-            ))
-        })
+        .read(move |c| progress::listening_of(c, &uid))
         .await?;
-    let legacy = state.keys.legacy(
-        &user.id,
-        &user.username,
-        &user.legacy_token_id,
-        user.created_at / 1000,
-    )?;
+    let legacy = state.keys.legacy_for(user)?;
     Ok(json::user(user, Some(&legacy), &rows, &marks))
 }

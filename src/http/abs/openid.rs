@@ -391,12 +391,7 @@ pub async fn login_submit(
         };
         let tokens =
             auth::open_session(&state, &client, &headers, &user, facts, "openid_web").await?;
-        let legacy = state.keys.legacy(
-            &user.id,
-            &user.username,
-            &user.legacy_token_id,
-            user.created_at / 1000,
-        )?;
+        let legacy = state.keys.legacy_for(&user)?;
         let sep = if cb.contains('?') { '&' } else { '?' };
         let mut location = format!(
             "{cb}{sep}setToken={}&accessToken={}",

@@ -30,12 +30,7 @@ pub async fn push_user(state: &AppState, user: &User) {
     let uid = user.id.clone();
     let Ok((rows, marks)) = state
         .store
-        .read(move |c| {
-            Ok((
-                progress::list_for_user(c, &uid)?,
-                progress::bookmarks_for_user(c, &uid)?,
-            ))
-        })
+        .read(move |c| progress::listening_of(c, &uid))
         .await
     else {
         return;
@@ -46,6 +41,28 @@ pub async fn push_user(state: &AppState, user: &User) {
         &abs_json::user(user, None, &rows, &marks),
     )
     .await;
+}
+
+/// For routes that answer with the caller's `/api/me` user after changing it: reads the user's
+/// listening once, pushes `user_updated` (without the token) to their sockets, returns the JSON.
+pub async fn push_and_render(state: &AppState, user: &User) -> AppResult<Value> {
+    let uid = user.id.clone();
+    let (rows, marks) = state
+        .store
+        .read(move |c| progress::listening_of(c, &uid))
+        .await?;
+    if let Some(rt) = &state.realtime
+        && rt.is_online(&user.id)
+    {
+        rt.to_user(
+            &user.id,
+            "user_updated",
+            &abs_json::user(user, None, &rows, &marks),
+        )
+        .await;
+    }
+    let legacy = state.keys.legacy_for(user)?;
+    Ok(abs_json::user(user, Some(&legacy), &rows, &marks))
 }
 
 pub async fn get(

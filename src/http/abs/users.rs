@@ -22,21 +22,12 @@ async fn user_for_admin(state: &AppState, viewer: &User, u: &User) -> AppResult<
     let uid = u.id.clone();
     let (rows, marks) = state
         .store
-        .read(move |c| {
-            Ok((
-                progress::list_for_user(c, &uid)?,
-                progress::bookmarks_for_user(c, &uid)?,
-            ))
-        })
+        .read(move |c| progress::listening_of(c, &uid))
         .await?;
     let token = if u.user_type == UserType::Root && viewer.user_type != UserType::Root {
         None
     } else {
-        Some(
-            state
-                .keys
-                .legacy(&u.id, &u.username, &u.legacy_token_id, u.created_at / 1000)?,
-        )
+        Some(state.keys.legacy_for(u)?)
     };
     Ok(json::user(u, token.as_deref(), &rows, &marks))
 }
