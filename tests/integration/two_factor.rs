@@ -35,14 +35,18 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
-struct Authenticator(totp_rs::TOTP);
+struct Authenticator {
+    totp: totp_rs::TOTP,
+    /// The code that confirmed the enrolment (so it is spent, whatever step it is now).
+    confirmed: String,
+}
 
 impl Authenticator {
     /// The code for the step `offset_steps` from now. The server accepts ±1 step, so +1 is the
     /// next unused code without sleeping.
     fn code(&self, offset_steps: i64) -> String {
         let t = now_secs() as i64 + offset_steps * 30;
-        self.0.generate(t as u64)
+        self.totp.generate(t as u64)
     }
 }
 
@@ -62,11 +66,15 @@ async fn enrol(s: &TestServer, token: &str) -> (Authenticator, Vec<String>) {
     assert!(e["qrSvg"].as_str().unwrap().starts_with("<svg"));
     let secret = e["secret"].as_str().unwrap();
     assert!(uri.contains(secret));
-    let auth = Authenticator(totp_rs::TOTP::from_url(uri).unwrap());
+    let mut auth = Authenticator {
+        totp: totp_rs::TOTP::from_url(uri).unwrap(),
+        confirmed: String::new(),
+    };
+    auth.confirmed = auth.code(0);
     let r = client()
         .post(s.url("/api/me/2fa/totp/confirm"))
         .bearer_auth(token)
-        .json(&json!({ "code": auth.code(0) }))
+        .json(&json!({ "code": auth.confirmed }))
         .send()
         .await
         .unwrap();
@@ -148,8 +156,8 @@ async fn totp_enrol_login_replay_and_recovery_codes() {
             let bytes = std::fs::read(&path).unwrap();
             assert!(
                 !bytes
-                    .windows(auth.0.secret.len())
-                    .any(|w| w == auth.0.secret.as_slice()),
+                    .windows(auth.totp.secret.len())
+                    .any(|w| w == auth.totp.secret.as_slice()),
                 "{name}"
             );
             checked += 1;
@@ -159,8 +167,9 @@ async fn totp_enrol_login_replay_and_recovery_codes() {
 
     // The password alone no longer opens a session.
     let mfa = mfa_token(&s, ROOT).await;
-    // The code that confirmed the enrolment was used: replay refused.
-    let r = second_step(&s, json!({ "mfaToken": mfa, "code": auth.code(0) })).await;
+    // The code that confirmed the enrolment was used: replay refused. (Replaying that very code,
+    // not the current step's, keeps this true when a 30 s step boundary passes meanwhile.)
+    let r = second_step(&s, json!({ "mfaToken": mfa, "code": auth.confirmed })).await;
     assert_eq!(r.status(), 401);
     // The next step's code is inside the ±1 window and unused.
     let next = auth.code(1);
